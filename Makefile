@@ -1,0 +1,88 @@
+# gnt - the Xen grant-table system on plain Linux.  Plain GNU Make.
+#   make          gntd, gnt, libgnt (.so + .a), gnt-bench, gnt-demo
+#   make check    every test, normal build and ASan+UBSan build
+#   make demo     the demo, with its own private gntd
+#   make bench    benchmarks (figures beside same-run baselines)
+
+BUILD    ?= build
+SANITIZE ?=
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+BASEFL   := -std=gnu11 -fno-strict-aliasing -pthread -Iinclude -Isrc $(WARN)
+ifeq ($(SANITIZE),1)
+BASEFL   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN    := -fsanitize=address,undefined
+endif
+ALLCFLAGS = $(BASEFL) $(CFLAGS)
+LDLIBS   := -pthread
+
+CORE_SRC := src/core/core.c
+HV_SRC   := src/hv/gntd.c src/hv/ops.c src/hv/backing.c src/common/rundir.c
+LIB_SRC  := src/lib/transport.c src/lib/grant.c src/lib/memory.c src/lib/map.c \
+            src/lib/control.c src/common/rundir.c
+CLI_SRC  := $(wildcard src/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+INTEG_SRC:= $(wildcard tests/integration/*.c) $(wildcard tests/hostile/*.c)
+TESTLIB  := tests/runner.c tests/helpers.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
+
+BINS := $(BUILD)/bin/gntd $(BUILD)/bin/gnt $(BUILD)/bin/gnt-bench $(BUILD)/bin/gnt-demo
+LIBS := $(BUILD)/lib/libgnt.so $(BUILD)/lib/libgnt.a
+TESTS:= $(BUILD)/tests/unit $(BUILD)/tests/integration
+
+.PHONY: all tests check demo bench clean format
+all: $(BINS) $(LIBS)
+tests: all $(TESTS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -fPIC -DGNT_BUILDING_LIB -MMD -MP -c $< -o $@
+
+$(BUILD)/bin/gntd: $(call obj,$(HV_SRC) $(CORE_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/lib/libgnt.a: $(call obj,$(LIB_SRC))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/lib/libgnt.so: $(call pic,$(LIB_SRC)) src/lib/libgnt.map
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -shared -Wl,-soname,libgnt.so.0 -Wl,--version-script=src/lib/libgnt.map \
+	  -o $@ $(call pic,$(LIB_SRC)) $(LDLIBS)
+$(BUILD)/bin/gnt: $(call obj,$(CLI_SRC)) $(BUILD)/lib/libgnt.a
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/bin/gnt-bench: $(call obj,bench/gnt-bench.c) $(BUILD)/lib/libgnt.a
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) -lm
+$(BUILD)/bin/gnt-demo: $(call obj,demo/gnt-demo.c) $(BUILD)/lib/libgnt.a
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/unit: $(call obj,$(UNIT_SRC) $(CORE_SRC) tests/runner.c)
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/integration: $(call obj,$(INTEG_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+check:
+	@tests/check.sh
+
+demo: all
+	@$(BUILD)/bin/gnt-demo
+
+bench: all
+	@$(BUILD)/bin/gnt-bench
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

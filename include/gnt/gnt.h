@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+/* gnt/gnt.h - everything libgnt offers. */
+#ifndef GNT_GNT_H
+#define GNT_GNT_H
+#include "gnt/xen.h"
+#include "gnt/grant.h"
+#include "gnt/control.h"
+#endif

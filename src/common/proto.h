@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common/proto.h - the wire between libgnt (a domain process) and gntd.
+ * One AF_UNIX SOCK_STREAM connection per process.  Every message is a
+ * struct gnt_msg followed by `len` payload bytes; descriptors travel as
+ * SCM_RIGHTS on the message's first byte.  Requests are answered in order,
+ * one at a time.  Payloads of hypercalls are arrays of Xen's own structs.
+ * gntd copies a request in completely before looking at it, so a client
+ * cannot change what is being checked; a malformed request drops the
+ * connection.  docs/protocol.md describes each message.
+ */
+#ifndef GNT_PROTO_H
+#define GNT_PROTO_H
+
+#include <stdint.h>
+
+#define GNT_PROTO_MAGIC 0x676e7401u /* "gnt" v1 */
+#define GNT_MSG_MAX_PAYLOAD (16u << 20)
+#define GNT_MSG_MAX_FDS 253
+#define GNT_MAP_BATCH_MAX 65536u
+
+enum gnt_msg_op {
+	GNT_MSG_INFO = 1,      /* -> struct gnt_info + table fd */
+	GNT_MSG_ATTACH,        /* fd: a socket end; becomes this domain's new
+				  connection.  No reply on this connection. */
+	GNT_MSG_HYPERCALL,     /* cmd = family << 16 | op; count elements */
+	/* control: the control domain (dom0) only */
+	GNT_MSG_DOM_CREATE = 32, /* struct gnt_dom_create -> rc = domid */
+	GNT_MSG_DOM_DESTROY,   /* count = domid */
+	GNT_MSG_DOM_LIST,      /* -> struct gnt_dom_info[] */
+	GNT_MSG_DOM_TOKEN,     /* count = domid -> fd + struct gnt_token */
+	GNT_MSG_DOM_GRANTS,    /* count = domid -> struct gnt_grant_info[] */
+	GNT_MSG_STATS,         /* -> struct gnt_stats */
+	GNT_MSG_SHUTDOWN,
+	GNT_MSG_DOM_LOOKUP,    /* payload name -> rc = domid */
+};
+
+struct gnt_msg {
+	uint32_t magic;
+	uint32_t op;
+	uint32_t cmd;
+	uint32_t count;
+	uint32_t len;   /* payload bytes */
+	int32_t rc;     /* reply: the call's return (0 / -errno / count) */
+	uint32_t nfds;  /* descriptors attached */
+	uint32_t aux;
+};
+_Static_assert(sizeof(struct gnt_msg) == 32, "gnt_msg");
+
+#define GNT_HC(family, op) ((uint32_t)(family) << 16 | (uint32_t)(op))
+
+struct gnt_info {
+	uint32_t domid;
+	uint32_t max_frames;   /* table pages in the table fd */
+	uint32_t nr_frames;
+	uint32_t alloc_pages;  /* ref-allocation bitmap pages after the table */
+	uint32_t max_maptrack;
+	uint32_t pad;
+	uint64_t max_pages;
+};
+
+/* Reply tail of GNTTABOP_map_grant_ref, one per op: where the frame lives.
+ * fd_index indexes the descriptors attached to the reply (-1: none). */
+struct gnt_map_loc {
+	int32_t fd_index;
+	uint32_t page;
+};
+
+struct gnt_dom_create {
+	char name[64];
+	uint64_t max_pages;
+	uint32_t max_grant_frames;
+	uint32_t max_maptrack_frames;
+};
+
+struct gnt_dom_info {
+	uint32_t domid;
+	uint32_t state;        /* 1 alive, 2 dying (zombie) */
+	char name[64];
+	uint64_t tot_pages, max_pages;
+	uint32_t nr_frames, max_frames;
+	uint32_t entries_in_use;
+	uint32_t mappings;     /* maptrack entries in use */
+	uint32_t pins;         /* pins others hold on our entries */
+	uint32_t procs;        /* connected processes */
+	uint32_t units;
+	uint32_t pad;
+};
+
+struct gnt_token {
+	uint32_t domid;
+	uint32_t uid, gid;     /* run the domain's processes as this (root only) */
+	uint32_t pad;
+};
+
+struct gnt_grant_info {
+	uint32_t ref;
+	uint16_t flags, domid; /* the shared entry as read */
+	uint32_t frame;
+	uint8_t rd_pins, wr_pins;
+	uint16_t pinned_by;
+};
+
+struct gnt_stats {
+	uint32_t domains, zombies, units, fds;
+	uint64_t frames, mappings, pins, exposures, connections;
+	uint64_t hypercalls;
+};
+
+#endif

@@ -1,0 +1,969 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/core.c - the grant-table state machine.  Semantics follow Xen's
+ * xen/common/grant_table.c (4.17): per-element GNTST_* statuses, 8-bit pin
+ * counters, GTF_reading/GTF_writing set with a bounded cmpxchg loop on the
+ * shared entry, frame latched at first pin, zombie granters.
+ *
+ * The shared table is written by an untrusted domain at any time: every read
+ * of it is a single atomic load, and nothing read from it is trusted after
+ * the cmpxchg that pins it.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gnt_core {
+	const struct gnt_core_ops *ops;
+	void *ctx;
+	struct gnt_limits def;
+	struct gnt_domain *doms[GNT_NR_DOMIDS];
+	uint32_t next_domid;
+	struct gnt_unit **units;
+	uint32_t nunits, units_cap, units_live;
+	uint32_t unit_free_hint;
+	uint64_t nexpos;
+};
+
+#define PIN_MAX 255u
+#define PIN_RETRIES 5
+
+const char *gnt_status_str(int16_t st)
+{
+	static const char *const msgs[] = {
+		"okay", "undefined error", "unrecognised domain id",
+		"invalid grant reference", "invalid mapping handle",
+		"invalid virtual address", "invalid device address",
+		"no spare translation slot in the I/O MMU", "permission denied",
+		"bad page", "copy arguments cross page boundary",
+		"page address size too large", "operation not done; try again",
+		"out of space",
+	};
+	if (st > 0 || st < -13)
+		return "unknown status";
+	return msgs[-st];
+}
+
+/* ---- units and p2m ---------------------------------------------------- */
+
+struct gnt_unit *gnt_core_unit(struct gnt_core *c, uint32_t id)
+{
+	return id < c->nunits ? c->units[id] : NULL;
+}
+
+static void unit_put(struct gnt_core *c, struct gnt_unit *u)
+{
+	if (--u->refs)
+		return;
+	c->ops->unit_free(c->ctx, u->backing);
+	c->units[u->id] = NULL;
+	if (u->id < c->unit_free_hint)
+		c->unit_free_hint = u->id;
+	c->units_live--;
+	free(u);
+}
+
+static struct gnt_unit *unit_new(struct gnt_core *c, uint16_t owner, uint32_t npages)
+{
+	struct gnt_unit *u;
+	uint32_t id;
+
+	for (id = c->unit_free_hint; id < c->nunits; id++)
+		if (!c->units[id])
+			break;
+	if (id == c->nunits) {
+		if (c->nunits == c->units_cap) {
+			uint32_t cap = c->units_cap ? c->units_cap * 2 : 64;
+			struct gnt_unit **n = realloc(c->units, cap * sizeof(*n));
+			if (!n)
+				return NULL;
+			c->units = n;
+			c->units_cap = cap;
+		}
+		c->units[c->nunits++] = NULL;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	if (c->ops->unit_alloc(c->ctx, npages, &u->backing) < 0) {
+		free(u);
+		return NULL;
+	}
+	u->id = id;
+	u->owner = owner;
+	u->npages = npages;
+	u->refs = 1;
+	u->in_p2m = true;
+	c->units[id] = u;
+	c->unit_free_hint = id + 1;
+	c->units_live++;
+	return u;
+}
+
+static int p2m_insert(struct gnt_domain *d, struct gnt_unit *u)
+{
+	if (d->p2m_len == d->p2m_cap) {
+		uint32_t cap = d->p2m_cap ? d->p2m_cap * 2 : 16;
+		struct gnt_unit **n = realloc(d->p2m, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		d->p2m = n;
+		d->p2m_cap = cap;
+	}
+	/* gfns are handed out in increasing order: append keeps it sorted */
+	d->p2m[d->p2m_len++] = u;
+	return 0;
+}
+
+static int64_t p2m_index(const struct gnt_domain *d, uint64_t gfn)
+{
+	uint32_t lo = 0, hi = d->p2m_len;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct gnt_unit *u = d->p2m[mid];
+		if (gfn < u->base_gfn)
+			hi = mid;
+		else if (gfn >= u->base_gfn + u->npages)
+			lo = mid + 1;
+		else
+			return mid;
+	}
+	return -1;
+}
+
+struct gnt_unit *gnt_core_unit_of_gfn(struct gnt_domain *d, uint64_t gfn,
+				      uint32_t *page)
+{
+	int64_t i = p2m_index(d, gfn);
+	if (i < 0)
+		return NULL;
+	if (page)
+		*page = (uint32_t)(gfn - d->p2m[i]->base_gfn);
+	return d->p2m[i];
+}
+
+/* ---- domains ---------------------------------------------------------- */
+
+static int table_init(struct gnt_core *c, struct gnt_domain *d)
+{
+	void *mem;
+	int rc = c->ops->table_alloc(c->ctx, d->id, d->max_frames, &mem,
+				     &d->table_backing);
+	if (rc < 0)
+		return rc;
+	d->table = mem;
+	d->active = calloc((size_t)d->max_frames * GNT_ENTRIES_PER_FRAME,
+			   sizeof(*d->active));
+	if (!d->active) {
+		c->ops->table_free(c->ctx, mem, d->table_backing, d->max_frames);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < (size_t)d->max_frames * GNT_ENTRIES_PER_FRAME; i++)
+		d->active[i].unit = GNT_NO_UNIT;
+	d->nr_frames = 1; /* INITIAL_NR_GRANT_FRAMES */
+	return 0;
+}
+
+int gnt_core_domain_create(struct gnt_core *c, uint16_t want_id, const char *name,
+			   const struct gnt_limits *lim, struct gnt_domain **out)
+{
+	struct gnt_domain *d;
+	uint32_t id = want_id;
+	int rc;
+
+	if (!lim)
+		lim = &c->def;
+	if (lim->max_grant_frames < 1 || lim->max_grant_frames > 4096 ||
+	    lim->max_maptrack_frames < 1 || lim->max_maptrack_frames > 65536)
+		return -EINVAL;
+	if (name && gnt_core_domain_by_name(c, name))
+		return -EEXIST;
+	if (want_id == 0 && c->doms[0]) {
+		/* round robin: ids are not reused while anything of the old lives */
+		uint32_t i;
+		for (i = 0; i < GNT_MAX_DOMID; i++) {
+			id = c->next_domid;
+			c->next_domid = c->next_domid % GNT_MAX_DOMID + 1;
+			if (!c->doms[id])
+				break;
+		}
+		if (i == GNT_MAX_DOMID)
+			return -ENOSPC;
+	} else if (id > GNT_MAX_DOMID || c->doms[id]) {
+		return -EEXIST;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->id = (uint16_t)id;
+	d->state = GNT_DOM_ALIVE;
+	snprintf(d->name, sizeof(d->name), "%s", name ? name : "");
+	d->max_pages = lim->max_pages;
+	d->max_frames = lim->max_grant_frames;
+	d->mt_limit = lim->max_maptrack_frames * GNT_MAPTRACK_PER_FRAME;
+	d->mt_free = UINT32_MAX;
+	d->next_gfn = 0x100; /* low gfns stay unused so small numbers are bogus */
+	rc = table_init(c, d);
+	if (rc < 0) {
+		free(d);
+		return rc;
+	}
+	c->doms[id] = d;
+	*out = d;
+	return 0;
+}
+
+struct gnt_domain *gnt_core_domain(struct gnt_core *c, uint32_t id)
+{
+	return id < GNT_NR_DOMIDS ? c->doms[id] : NULL;
+}
+
+struct gnt_domain *gnt_core_domain_by_name(struct gnt_core *c, const char *name)
+{
+	for (uint32_t i = 0; i < GNT_NR_DOMIDS; i++)
+		if (c->doms[i] && c->doms[i]->state == GNT_DOM_ALIVE &&
+		    !strcmp(c->doms[i]->name, name))
+			return c->doms[i];
+	return NULL;
+}
+
+struct gnt_domain *gnt_core_domain_next(struct gnt_core *c, uint32_t after)
+{
+	for (uint32_t i = after; i < GNT_NR_DOMIDS; i++)
+		if (c->doms[i])
+			return c->doms[i];
+	return NULL;
+}
+
+struct gnt_core *gnt_core_create(const struct gnt_core_ops *ops, void *ctx,
+				 const struct gnt_limits *defaults)
+{
+	struct gnt_core *c = calloc(1, sizeof(*c));
+	struct gnt_domain *d0;
+
+	if (!c)
+		return NULL;
+	c->ops = ops;
+	c->ctx = ctx;
+	c->def = *defaults;
+	c->next_domid = 1;
+	if (gnt_core_domain_create(c, 0, "Domain-0", NULL, &d0) < 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- pins on shared entries ------------------------------------------ */
+
+static inline uint32_t *entry_combo(grant_entry_v1_t *e)
+{
+	return (uint32_t *)(void *)e; /* flags | domid << 16, little endian */
+}
+
+static inline uint32_t nr_entries(const struct gnt_domain *d)
+{
+	return d->nr_frames * GNT_ENTRIES_PER_FRAME;
+}
+
+static void clear_flags(grant_entry_v1_t *e, uint16_t bits)
+{
+	/* only our own bits: the guest may be rewriting the rest concurrently */
+	__atomic_fetch_and(&e->flags, (uint16_t)~bits, __ATOMIC_SEQ_CST);
+}
+
+/* Set GTF_reading (and GTF_writing) on an entry that grants access to `to`.
+ * Xen's _set_status_v1: at most PIN_RETRIES attempts against a guest that
+ * keeps changing the entry. */
+static int16_t set_status(grant_entry_v1_t *e, uint16_t to, bool write)
+{
+	uint32_t *p = entry_combo(e);
+	uint32_t old = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < PIN_RETRIES; i++) {
+		uint16_t flags = (uint16_t)old, domid = (uint16_t)(old >> 16);
+		uint16_t nflags;
+
+		if ((flags & GTF_type_mask) != GTF_permit_access || domid != to)
+			return GNTST_general_error;
+		if (write && (flags & GTF_readonly))
+			return GNTST_general_error;
+		nflags = (uint16_t)(flags | GTF_reading | (write ? GTF_writing : 0));
+		/* pin the entry: the guest may not change it while reading/writing */
+		if (__atomic_compare_exchange_n(p, &old, (old & 0xFFFF0000u) | nflags,
+						false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+			return GNTST_okay;
+	}
+	return GNTST_general_error; /* unstable entry */
+}
+
+/* Pin ref of granter g for domain `to`.  On success the active entry holds
+ * the latched frame. */
+static int16_t pin_ref(struct gnt_domain *g, grant_ref_t ref, uint16_t to,
+		       bool write)
+{
+	struct gnt_active *a;
+	grant_entry_v1_t *e;
+	int16_t st;
+
+	if (ref >= nr_entries(g))
+		return GNTST_bad_gntref;
+	a = &g->active[ref];
+	e = &g->table[ref];
+	if (a->rd + a->wr) {
+		if (a->domid != to)
+			return GNTST_general_error;
+		if ((write ? a->wr : a->rd) >= PIN_MAX)
+			return GNTST_general_error;
+		if (write && !a->wr) {
+			st = set_status(e, to, true);
+			if (st)
+				return st;
+		}
+	} else {
+		uint32_t gfn, page;
+		struct gnt_unit *u;
+
+		st = set_status(e, to, write);
+		if (st)
+			return st;
+		gfn = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
+		u = gnt_core_unit_of_gfn(g, gfn, &page);
+		if (!u) {
+			clear_flags(e, GTF_reading | GTF_writing);
+			return GNTST_bad_page;
+		}
+		a->domid = to;
+		a->unit = u->id;
+		a->page = page;
+		a->gfn = gfn;
+	}
+	if (write)
+		a->wr++;
+	else
+		a->rd++;
+	g->ext_pins++;
+	return GNTST_okay;
+}
+
+static void maybe_free_zombie(struct gnt_core *c, struct gnt_domain *d);
+
+static void unpin_ref(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref,
+		      bool write)
+{
+	struct gnt_active *a = &g->active[ref];
+	grant_entry_v1_t *e = &g->table[ref];
+
+	if (write)
+		a->wr--;
+	else
+		a->rd--;
+	g->ext_pins--;
+	if (write && !a->wr)
+		clear_flags(e, GTF_writing);
+	if (!a->rd && !a->wr) {
+		clear_flags(e, GTF_reading | GTF_writing);
+		a->unit = GNT_NO_UNIT;
+	}
+	if (g->state == GNT_DOM_DYING)
+		maybe_free_zombie(c, g);
+}
+
+/* ---- exposures -------------------------------------------------------- */
+
+static void expo_release(struct gnt_core *c, struct gnt_expo *x)
+{
+	struct gnt_unit *u = c->units[x->unit];
+	struct gnt_domain *g = c->doms[u->owner];
+	struct gnt_expo **pp;
+
+	for (pp = &u->expos; *pp != x; pp = &(*pp)->next)
+		;
+	*pp = x->next;
+	c->nexpos--;
+	/* unit_put may free u; unpin may free g: read what we need first */
+	for (uint32_t i = 0; i < u->npages; i++)
+		unpin_ref(c, g, x->cover[i], x->writable);
+	free(x->cover);
+	free(x);
+	unit_put(c, u);
+}
+
+/* Find, for every page of u, a grant of g to `to` (with write access if
+ * asked) and pin it.  `ref` covers page `page` already (the op's own ref). */
+static int16_t expo_create(struct gnt_core *c, struct gnt_domain *g,
+			   struct gnt_unit *u, uint16_t to, bool write,
+			   grant_ref_t ref, uint32_t page, struct gnt_expo **out)
+{
+	struct gnt_expo *x = calloc(1, sizeof(*x));
+	uint32_t found = 0, n = nr_entries(g);
+	int16_t st = GNTST_okay;
+
+	if (!x)
+		return GNTST_no_space;
+	x->cover = malloc(u->npages * sizeof(*x->cover));
+	if (!x->cover) {
+		free(x);
+		return GNTST_no_space;
+	}
+	for (uint32_t i = 0; i < u->npages; i++)
+		x->cover[i] = UINT32_MAX;
+	x->cover[page] = ref;
+	found = 1;
+	/* Multi-page unit: the mapper will hold the whole unit, so every page
+	 * must be granted to it.  One scan per exposure, not per page. */
+	for (uint32_t r = 0; r < n && found < u->npages; r++) {
+		uint32_t combo = __atomic_load_n(entry_combo(&g->table[r]), __ATOMIC_ACQUIRE);
+		uint16_t flags = (uint16_t)combo;
+		uint32_t gfn;
+
+		if ((flags & GTF_type_mask) != GTF_permit_access ||
+		    (uint16_t)(combo >> 16) != to || (write && (flags & GTF_readonly)))
+			continue;
+		gfn = __atomic_load_n(&g->table[r].frame, __ATOMIC_RELAXED);
+		if (gfn < u->base_gfn || gfn >= u->base_gfn + u->npages)
+			continue;
+		if (x->cover[gfn - u->base_gfn] == UINT32_MAX) {
+			x->cover[gfn - u->base_gfn] = r;
+			found++;
+		}
+	}
+	if (found < u->npages) {
+		st = GNTST_general_error; /* unit only partly granted: see design.md */
+		goto err_free;
+	}
+	for (uint32_t i = 0; i < u->npages; i++) {
+		st = pin_ref(g, x->cover[i], to, write);
+		/* the pinned entry must still name a page of this unit */
+		if (st == GNTST_okay && (g->active[x->cover[i]].unit != u->id ||
+					 g->active[x->cover[i]].page != i)) {
+			unpin_ref(c, g, x->cover[i], write);
+			st = GNTST_general_error;
+		}
+		if (st) {
+			while (i--)
+				unpin_ref(c, g, x->cover[i], write);
+			goto err_free;
+		}
+	}
+	x->unit = u->id;
+	x->mapper = to;
+	x->writable = write;
+	x->next = u->expos;
+	u->expos = x;
+	u->refs++;
+	c->nexpos++;
+	*out = x;
+	return GNTST_okay;
+
+err_free:
+	free(x->cover);
+	free(x);
+	return st;
+}
+
+static struct gnt_expo *expo_find(struct gnt_unit *u, uint16_t to, bool write)
+{
+	for (struct gnt_expo *x = u->expos; x; x = x->next)
+		if (x->mapper == to && x->writable == write)
+			return x;
+	return NULL;
+}
+
+/* ---- maptrack --------------------------------------------------------- */
+
+static int64_t mt_get(struct gnt_domain *d)
+{
+	uint32_t h;
+
+	if (d->mt_free != UINT32_MAX) {
+		h = d->mt_free;
+		d->mt_free = d->mt[h].next_free;
+	} else {
+		if (d->mt_len == d->mt_limit)
+			return -1;
+		if (d->mt_len == d->mt_cap) {
+			uint32_t cap = d->mt_cap ? d->mt_cap * 2 : GNT_MAPTRACK_PER_FRAME;
+			struct gnt_maptrack *n;
+			if (cap > d->mt_limit)
+				cap = d->mt_limit;
+			n = realloc(d->mt, cap * sizeof(*n));
+			if (!n)
+				return -1;
+			d->mt = n;
+			d->mt_cap = cap;
+		}
+		h = d->mt_len++;
+	}
+	d->mt_used++;
+	return h;
+}
+
+static void mt_put(struct gnt_domain *d, uint32_t h)
+{
+	memset(&d->mt[h], 0, sizeof(d->mt[h]));
+	d->mt[h].next_free = d->mt_free;
+	d->mt_free = h;
+	d->mt_used--;
+}
+
+static struct gnt_domain *live_domain(struct gnt_core *c, struct gnt_domain *self,
+				      uint32_t id, int16_t *st)
+{
+	struct gnt_domain *d;
+
+	if (id == DOMID_SELF) /* map/copy by gref name real domains only */
+		d = NULL;
+	else
+		d = gnt_core_domain(c, id);
+	(void)self;
+	if (!d) {
+		*st = GNTST_bad_domain;
+		return NULL;
+	}
+	if (d->state != GNT_DOM_ALIVE) {
+		*st = GNTST_general_error; /* dying granter: no new pins */
+		return NULL;
+	}
+	return d;
+}
+
+static void map_one(struct gnt_core *c, struct gnt_domain *self,
+		    struct gnttab_map_grant_ref *op, struct gnt_unit **unit,
+		    uint32_t *page)
+{
+	bool write = !(op->flags & GNTMAP_readonly);
+	struct gnt_domain *g;
+	struct gnt_expo *x;
+	struct gnt_active *a;
+	struct gnt_unit *u;
+	int64_t h;
+	int16_t st;
+
+	op->handle = UINT32_MAX;
+	op->dev_bus_addr = 0;
+	*unit = NULL;
+	if (!(op->flags & (GNTMAP_host_map | GNTMAP_device_map))) {
+		op->status = GNTST_bad_gntref;
+		return;
+	}
+	if (op->flags & (GNTMAP_contains_pte | GNTMAP_application_map)) {
+		op->status = GNTST_general_error; /* PV-only flags */
+		return;
+	}
+	g = live_domain(c, self, op->dom, &st);
+	if (!g) {
+		op->status = st;
+		return;
+	}
+	h = mt_get(self);
+	if (h < 0) {
+		op->status = GNTST_no_space;
+		return;
+	}
+	st = pin_ref(g, op->ref, self->id, write);
+	if (st)
+		goto err_mt;
+	a = &g->active[op->ref];
+	u = c->units[a->unit];
+	x = expo_find(u, self->id, write);
+	if (!x) {
+		st = expo_create(c, g, u, self->id, write, op->ref, a->page, &x);
+		if (st)
+			goto err_unpin;
+	}
+	x->handles++;
+	self->mt[h].ref = op->ref;
+	self->mt[h].dom = g->id;
+	self->mt[h].flags = (uint16_t)(op->flags & 0x1f);
+	self->mt[h].host_addr = op->host_addr;
+	self->mt[h].expo = x;
+	if (op->flags & GNTMAP_device_map)
+		op->dev_bus_addr = ((uint64_t)u->id << 32 | a->page) << GNT_PAGE_SHIFT;
+	self->mt[h].dev_bus_addr = op->dev_bus_addr;
+	op->handle = (uint32_t)h;
+	op->status = GNTST_okay;
+	*unit = u;
+	*page = a->page;
+	return;
+
+err_unpin:
+	unpin_ref(c, g, op->ref, write);
+err_mt:
+	mt_put(self, (uint32_t)h);
+	op->status = st;
+}
+
+int gnt_core_map(struct gnt_core *c, struct gnt_domain *self,
+		 struct gnttab_map_grant_ref *ops, uint32_t count,
+		 struct gnt_unit **units, uint32_t *pages)
+{
+	for (uint32_t i = 0; i < count; i++)
+		map_one(c, self, &ops[i], &units[i], &pages[i]);
+	return 0;
+}
+
+static void release_handle(struct gnt_core *c, struct gnt_domain *self, uint32_t h)
+{
+	struct gnt_maptrack *m = &self->mt[h];
+	struct gnt_expo *x = m->expo;
+	bool write = !(m->flags & GNTMAP_readonly);
+	struct gnt_domain *g = c->doms[m->dom];
+	uint32_t ref = m->ref;
+
+	mt_put(self, h);
+	if (--x->handles == 0)
+		expo_release(c, x);
+	unpin_ref(c, g, ref, write);
+}
+
+int gnt_core_unmap(struct gnt_core *c, struct gnt_domain *self,
+		   struct gnttab_unmap_grant_ref *ops, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		struct gnttab_unmap_grant_ref *op = &ops[i];
+		struct gnt_maptrack *m;
+
+		if (op->handle >= self->mt_len || !self->mt[op->handle].flags) {
+			op->status = GNTST_bad_handle;
+			continue;
+		}
+		m = &self->mt[op->handle];
+		if (op->host_addr && op->host_addr != m->host_addr) {
+			op->status = GNTST_bad_virt_addr;
+			continue;
+		}
+		if (op->dev_bus_addr && op->dev_bus_addr != m->dev_bus_addr) {
+			op->status = GNTST_bad_dev_addr;
+			continue;
+		}
+		release_handle(c, self, op->handle);
+		op->status = GNTST_okay;
+	}
+	return 0;
+}
+
+/* ---- copy ------------------------------------------------------------- */
+
+struct copy_side {
+	struct gnt_domain *g;   /* granter, when by gref */
+	grant_ref_t ref;
+	bool pinned;
+	struct gnt_unit *u;
+	uint32_t page;
+};
+
+static int16_t copy_claim(struct gnt_core *c, struct gnt_domain *self,
+			  const struct gnttab_copy_ptr *p, bool is_gref, bool write,
+			  struct copy_side *s)
+{
+	int16_t st;
+
+	memset(s, 0, sizeof(*s));
+	if (!is_gref) {
+		if (p->domid != DOMID_SELF)
+			return GNTST_permission_denied;
+		s->u = gnt_core_unit_of_gfn(self, p->u.gmfn, &s->page);
+		return s->u ? GNTST_okay : GNTST_bad_page;
+	}
+	s->g = live_domain(c, self, p->domid == DOMID_SELF ? self->id : p->domid, &st);
+	if (!s->g)
+		return st;
+	st = pin_ref(s->g, p->u.ref, self->id, write);
+	if (st)
+		return st;
+	s->pinned = true;
+	s->ref = p->u.ref;
+	s->u = c->units[s->g->active[p->u.ref].unit];
+	s->page = s->g->active[p->u.ref].page;
+	return GNTST_okay;
+}
+
+static void copy_release(struct gnt_core *c, struct copy_side *s, bool write)
+{
+	if (s->pinned)
+		unpin_ref(c, s->g, s->ref, write);
+}
+
+int gnt_core_copy(struct gnt_core *c, struct gnt_domain *self,
+		  struct gnttab_copy *ops, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		struct gnttab_copy *op = &ops[i];
+		struct copy_side src, dst;
+		int16_t st;
+
+		if ((uint32_t)op->source.offset + op->len > GNT_PAGE_SIZE ||
+		    (uint32_t)op->dest.offset + op->len > GNT_PAGE_SIZE) {
+			op->status = GNTST_bad_copy_arg;
+			continue;
+		}
+		st = copy_claim(c, self, &op->source, op->flags & GNTCOPY_source_gref,
+				false, &src);
+		if (st) {
+			op->status = st;
+			continue;
+		}
+		st = copy_claim(c, self, &op->dest, op->flags & GNTCOPY_dest_gref,
+				true, &dst);
+		if (st) {
+			copy_release(c, &src, false);
+			op->status = st;
+			continue;
+		}
+		if (op->len &&
+		    c->ops->unit_copy(c->ctx, src.u->backing,
+				      (uint64_t)src.page * GNT_PAGE_SIZE + op->source.offset,
+				      dst.u->backing,
+				      (uint64_t)dst.page * GNT_PAGE_SIZE + op->dest.offset,
+				      op->len) < 0)
+			st = GNTST_general_error;
+		copy_release(c, &dst, true);
+		copy_release(c, &src, false);
+		op->status = st;
+	}
+	return 0;
+}
+
+/* ---- table size ------------------------------------------------------- */
+
+static struct gnt_domain *target_domain(struct gnt_core *c, struct gnt_domain *self,
+					uint32_t dom, int16_t *st)
+{
+	struct gnt_domain *d;
+
+	if (dom == DOMID_SELF || dom == self->id)
+		return self;
+	d = gnt_core_domain(c, dom);
+	if (!d || d->state != GNT_DOM_ALIVE) {
+		*st = GNTST_bad_domain;
+		return NULL;
+	}
+	if (self->id != 0) {
+		*st = GNTST_permission_denied; /* only the control domain */
+		return NULL;
+	}
+	return d;
+}
+
+int gnt_core_setup_table(struct gnt_core *c, struct gnt_domain *self,
+			 struct gnttab_setup_table *op, uint64_t *frames)
+{
+	struct gnt_domain *d;
+	int16_t st = GNTST_okay;
+
+	d = target_domain(c, self, op->dom, &st);
+	if (!d) {
+		op->status = st;
+		return 0;
+	}
+	if (op->nr_frames > d->max_frames) {
+		op->status = GNTST_general_error;
+		return 0;
+	}
+	if (op->nr_frames > d->nr_frames)
+		d->nr_frames = op->nr_frames; /* grows, never shrinks */
+	/* table frames live outside the p2m: report them as ids of their own */
+	for (uint32_t i = 0; i < op->nr_frames; i++)
+		frames[i] = ((uint64_t)1 << 40) | ((uint64_t)d->id << 16) | i;
+	op->status = GNTST_okay;
+	return 0;
+}
+
+int gnt_core_query_size(struct gnt_core *c, struct gnt_domain *self,
+			struct gnttab_query_size *op)
+{
+	int16_t st = GNTST_okay;
+	struct gnt_domain *d = target_domain(c, self, op->dom, &st);
+
+	if (!d) {
+		op->status = st;
+		return 0;
+	}
+	op->nr_frames = d->nr_frames;
+	op->max_nr_frames = d->max_frames;
+	op->status = GNTST_okay;
+	return 0;
+}
+
+/* ---- memory ----------------------------------------------------------- */
+
+long gnt_core_populate(struct gnt_core *c, struct gnt_domain *self,
+		       struct xen_memory_reservation *r, uint64_t *gfns,
+		       struct gnt_unit **first_unit)
+{
+	uint64_t per = (uint64_t)1 << r->extent_order;
+	bool one = r->mem_flags & GNT_MEMF_one_unit;
+	struct gnt_unit *u = NULL;
+	uint64_t n;
+
+	*first_unit = NULL;
+	if (r->domid != DOMID_SELF && r->domid != self->id)
+		return -EPERM;
+	if (r->extent_order > 18 || r->nr_extents > ((uint64_t)1 << 20))
+		return -EINVAL;
+	if (r->mem_flags & ~GNT_MEMF_one_unit)
+		return -EINVAL;
+	if (one) {
+		uint64_t pages = r->nr_extents * per;
+		if (pages == 0)
+			return 0;
+		if (pages > UINT32_MAX || self->tot_pages + pages > self->max_pages)
+			return -ENOMEM;
+		u = unit_new(c, self->id, (uint32_t)pages);
+		if (!u)
+			return -ENOMEM;
+		u->base_gfn = self->next_gfn;
+		if (p2m_insert(self, u) < 0) {
+			unit_put(c, u);
+			return -ENOMEM;
+		}
+		self->next_gfn += pages;
+		self->tot_pages += pages;
+		for (uint64_t i = 0; i < r->nr_extents; i++)
+			gfns[i] = u->base_gfn + i * per;
+		*first_unit = u;
+		return (long)r->nr_extents;
+	}
+	for (n = 0; n < r->nr_extents; n++) {
+		if (self->tot_pages + per > self->max_pages)
+			break;
+		u = unit_new(c, self->id, (uint32_t)per);
+		if (!u)
+			break;
+		u->base_gfn = self->next_gfn;
+		if (p2m_insert(self, u) < 0) {
+			unit_put(c, u);
+			break;
+		}
+		if (!*first_unit)
+			*first_unit = u;
+		self->next_gfn += per;
+		self->tot_pages += per;
+		gfns[n] = u->base_gfn;
+	}
+	return (long)n;
+}
+
+static void p2m_remove(struct gnt_core *c, struct gnt_domain *d, uint32_t i)
+{
+	struct gnt_unit *u = d->p2m[i];
+
+	memmove(&d->p2m[i], &d->p2m[i + 1], (d->p2m_len - i - 1) * sizeof(*d->p2m));
+	d->p2m_len--;
+	d->tot_pages -= u->npages;
+	u->in_p2m = false;
+	unit_put(c, u); /* exposures keep it alive, like Xen's page refs */
+}
+
+long gnt_core_decrease(struct gnt_core *c, struct gnt_domain *self,
+		       struct xen_memory_reservation *r, const uint64_t *gfns)
+{
+	uint64_t n;
+
+	if (r->domid != DOMID_SELF && r->domid != self->id)
+		return -EPERM;
+	if ((r->mem_flags & ~GNT_MEMF_one_unit) || r->extent_order > 18)
+		return -EINVAL;
+	/* whole units only: a gfn names the unit it starts; with
+	 * GNT_MEMF_one_unit the unit's size is whatever it is */
+	for (n = 0; n < r->nr_extents; n++) {
+		int64_t i = p2m_index(self, gfns[n]);
+		if (i < 0 || self->p2m[i]->base_gfn != gfns[n] ||
+		    (!(r->mem_flags & GNT_MEMF_one_unit) &&
+		     self->p2m[i]->npages != ((uint64_t)1 << r->extent_order)))
+			break;
+		p2m_remove(c, self, (uint32_t)i);
+	}
+	return (long)n;
+}
+
+/* ---- death ------------------------------------------------------------ */
+
+static void domain_free(struct gnt_core *c, struct gnt_domain *d)
+{
+	c->ops->table_free(c->ctx, d->table, d->table_backing, d->max_frames);
+	c->doms[d->id] = NULL;
+	free(d->active);
+	free(d->mt);
+	free(d->p2m);
+	free(d);
+}
+
+static void maybe_free_zombie(struct gnt_core *c, struct gnt_domain *d)
+{
+	if (d->state == GNT_DOM_DYING && d->ext_pins == 0)
+		domain_free(c, d);
+}
+
+void gnt__core_domain_release(struct gnt_core *c, struct gnt_domain *d)
+{
+	if (d->state != GNT_DOM_ALIVE)
+		return;
+	d->state = GNT_DOM_DYING;
+	/* our mappings of others' grants (gnttab_release_mappings) */
+	for (uint32_t h = 0; h < d->mt_len; h++)
+		if (d->mt[h].flags)
+			release_handle(c, d, h);
+	/* our memory: units others still hold stay until they let go */
+	while (d->p2m_len)
+		p2m_remove(c, d, d->p2m_len - 1);
+	/* pins others hold on our table keep it (and us) as a zombie */
+	maybe_free_zombie(c, d);
+}
+
+void gnt_core_destroy(struct gnt_core *c)
+{
+	for (uint32_t i = 1; i < GNT_NR_DOMIDS; i++)
+		if (c->doms[i])
+			gnt__core_domain_release(c, c->doms[i]);
+	if (c->doms[0])
+		gnt__core_domain_release(c, c->doms[0]);
+	for (uint32_t i = 0; i < GNT_NR_DOMIDS; i++)
+		if (c->doms[i]) /* zombies whose pins were ours */
+			domain_free(c, c->doms[i]);
+	free(c->units);
+	free(c);
+}
+
+/* ---- introspection ---------------------------------------------------- */
+
+uint32_t gnt_core_entries_in_use(const struct gnt_domain *d)
+{
+	uint32_t n = 0;
+	for (uint32_t r = 0; r < nr_entries(d); r++)
+		if (__atomic_load_n(&d->table[r].flags, __ATOMIC_RELAXED) & GTF_type_mask)
+			n++;
+	return n;
+}
+
+const struct gnt_active *gnt_core_active(const struct gnt_domain *d, grant_ref_t ref)
+{
+	return ref < nr_entries(d) ? &d->active[ref] : NULL;
+}
+
+void gnt_core_stats(struct gnt_core *c, struct gnt_core_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (uint32_t i = 0; i < GNT_NR_DOMIDS; i++) {
+		struct gnt_domain *d = c->doms[i];
+		if (!d)
+			continue;
+		if (d->state == GNT_DOM_ALIVE)
+			st->domains++;
+		else
+			st->zombies++;
+		st->mappings += d->mt_used;
+		st->pins += d->ext_pins;
+	}
+	for (uint32_t i = 0; i < c->nunits; i++)
+		if (c->units[i]) {
+			st->units++;
+			st->frames += c->units[i]->npages;
+		}
+	st->exposures = c->nexpos;
+}

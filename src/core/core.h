@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/core.h - gnt's hypervisor state machine: domains, frames (allocation
+ * units and each domain's p2m), grant tables v1, active entries, maptrack
+ * and exposures.  Pure: no syscalls, no sockets.  gntd drives it; unit tests
+ * and fuzzers link it directly.  Backing memory is reached only through the
+ * callbacks in struct gnt_core_ops.
+ *
+ * Every entry point returns 0 or a negative errno for failures of the whole
+ * request; batched grant operations report GNTST_* per element.
+ */
+#ifndef GNT_CORE_H
+#define GNT_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gnt/xen.h"
+
+#define GNT_MAX_DOMID      0x7FEFu
+#define GNT_NR_DOMIDS      0x7FF0u
+#define GNT_ENTRIES_PER_FRAME (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t))
+#define GNT_MAPTRACK_PER_FRAME 256u /* Xen: 16-byte grant_mapping */
+#define GNT_NO_UNIT UINT32_MAX
+/* gnt extension to XENMEM_populate_physmap: put all extents in one unit. */
+#define GNT_MEMF_one_unit (1u << 31)
+
+struct gnt_core;
+
+/* How the core reaches memory it does not own.  Implemented by gntd with
+ * memfds; by unit tests with malloc. */
+struct gnt_core_ops {
+	/* Create backing for a unit of npages; store a cookie in *backing. */
+	int (*unit_alloc)(void *ctx, uint32_t npages, void **backing);
+	void (*unit_free)(void *ctx, void *backing);
+	/* Copy len bytes between pages of units (offsets already validated). */
+	int (*unit_copy)(void *ctx, void *src_backing, uint64_t src_off,
+			 void *dst_backing, uint64_t dst_off, uint32_t len);
+	/* Grant table memory of a domain: max_frames pages, zeroed. */
+	int (*table_alloc)(void *ctx, uint16_t domid, uint32_t max_frames,
+			   void **mem, void **backing);
+	void (*table_free)(void *ctx, void *mem, void *backing, uint32_t max_frames);
+};
+
+struct gnt_limits {
+	uint32_t max_grant_frames;     /* default 64, as Xen */
+	uint32_t max_maptrack_frames;  /* default 1024, as Xen */
+	uint64_t max_pages;            /* per-domain memory limit */
+};
+
+struct gnt_unit {
+	uint32_t id;
+	uint16_t owner;
+	bool in_p2m;            /* still part of the owner's memory */
+	uint32_t npages;
+	uint64_t base_gfn;      /* in the owner's p2m */
+	uint32_t refs;          /* p2m presence + exposures */
+	void *backing;
+	struct gnt_expo *expos; /* who may reach this unit, and how */
+};
+
+/* An exposure: domain `mapper` holds the unit's backing with `writable`
+ * access.  It pins, in the owner's table, one covering grant per page of the
+ * unit, because the kernel lets the mapper reach every page of it. */
+struct gnt_expo {
+	struct gnt_expo *next;
+	uint32_t unit;
+	uint16_t mapper;
+	bool writable;
+	uint32_t handles;      /* maptrack entries that use it */
+	grant_ref_t *cover;    /* per page: the pinned covering ref */
+};
+
+struct gnt_active {
+	uint8_t rd, wr;        /* pins (Xen: 8-bit counters, overflow refused) */
+	uint16_t domid;        /* the pinning domain */
+	uint32_t unit;         /* latched at first pin */
+	uint32_t page;
+	uint32_t gfn;
+};
+
+struct gnt_maptrack {
+	uint32_t ref;
+	uint16_t dom;          /* granter */
+	uint16_t flags;        /* GNTMAP_* bits 0-4; 0 = free */
+	uint64_t host_addr;
+	uint64_t dev_bus_addr;
+	struct gnt_expo *expo;
+	uint32_t next_free;
+};
+
+enum gnt_dom_state { GNT_DOM_ALIVE = 1, GNT_DOM_DYING = 2 };
+
+struct gnt_domain {
+	uint16_t id;
+	enum gnt_dom_state state;
+	char name[64];
+	uint64_t max_pages, tot_pages;
+	uint64_t next_gfn;
+	/* p2m: units sorted by base_gfn */
+	struct gnt_unit **p2m;
+	uint32_t p2m_len, p2m_cap;
+	/* grant table (v1) shared with the domain */
+	grant_entry_v1_t *table;
+	void *table_backing;
+	uint32_t nr_frames, max_frames;
+	struct gnt_active *active;  /* max_frames * 512 entries */
+	uint32_t ext_pins;          /* pins held on our entries */
+	/* maptrack: mappings this domain holds of others' grants */
+	struct gnt_maptrack *mt;
+	uint32_t mt_len, mt_cap, mt_limit, mt_free, mt_used;
+	void *user;                 /* gntd's per-domain data */
+};
+
+struct gnt_core_stats {
+	uint32_t domains, zombies, units;
+	uint64_t frames, mappings, pins, exposures;
+};
+
+struct gnt_core *gnt_core_create(const struct gnt_core_ops *ops, void *ctx,
+				 const struct gnt_limits *defaults);
+void gnt_core_destroy(struct gnt_core *c);
+
+/* Domains.  domid 0 is created by gnt_core_create.  want_id 0 = any. */
+int gnt_core_domain_create(struct gnt_core *c, uint16_t want_id, const char *name,
+			   const struct gnt_limits *lim, struct gnt_domain **out);
+struct gnt_domain *gnt_core_domain(struct gnt_core *c, uint32_t id);
+struct gnt_domain *gnt_core_domain_by_name(struct gnt_core *c, const char *name);
+/* Release everything of d (its mappings, its memory).  What others still map
+ * keeps d as a zombie (DYING) until unmapped; then d is freed.  d must not be
+ * used after this returns. */
+void gnt__core_domain_release(struct gnt_core *c, struct gnt_domain *d);
+struct gnt_domain *gnt_core_domain_next(struct gnt_core *c, uint32_t after);
+
+/* Hypercalls, on behalf of domain `self`.  Batched ones fill status fields
+ * per element and return 0, or a negative errno for the whole batch. */
+int gnt_core_map(struct gnt_core *c, struct gnt_domain *self,
+		 struct gnttab_map_grant_ref *ops, uint32_t count,
+		 struct gnt_unit **units, uint32_t *pages);
+int gnt_core_unmap(struct gnt_core *c, struct gnt_domain *self,
+		   struct gnttab_unmap_grant_ref *ops, uint32_t count);
+int gnt_core_copy(struct gnt_core *c, struct gnt_domain *self,
+		  struct gnttab_copy *ops, uint32_t count);
+int gnt_core_setup_table(struct gnt_core *c, struct gnt_domain *self,
+			 struct gnttab_setup_table *op, uint64_t *frames);
+int gnt_core_query_size(struct gnt_core *c, struct gnt_domain *self,
+			struct gnttab_query_size *op);
+/* XENMEM: returns extents done (>= 0) or -errno; gfns written to gfns[]. */
+long gnt_core_populate(struct gnt_core *c, struct gnt_domain *self,
+		       struct xen_memory_reservation *r, uint64_t *gfns,
+		       struct gnt_unit **first_unit);
+long gnt_core_decrease(struct gnt_core *c, struct gnt_domain *self,
+		       struct xen_memory_reservation *r, const uint64_t *gfns);
+
+struct gnt_unit *gnt_core_unit(struct gnt_core *c, uint32_t id);
+struct gnt_unit *gnt_core_unit_of_gfn(struct gnt_domain *d, uint64_t gfn,
+				      uint32_t *page);
+void gnt_core_stats(struct gnt_core *c, struct gnt_core_stats *st);
+/* Entries of d with a non-zero type (refs >= 8 and reserved ones). */
+uint32_t gnt_core_entries_in_use(const struct gnt_domain *d);
+const struct gnt_active *gnt_core_active(const struct gnt_domain *d, grant_ref_t ref);
+const char *gnt_status_str(int16_t st);
+
+#endif

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/backing.c - every unit is one memfd.  It is sealed against shrink and
+ * grow before any domain sees it (no peer can SIGBUS another by truncating),
+ * and chmod 0600 so that a process running under another uid cannot re-open
+ * a read-only descriptor for writing through /proc/self/fd.
+ */
+#define _GNU_SOURCE
+#include "backing.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int hv_memfd(const char *name, uint64_t npages)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)(npages * GNT_PAGE_SIZE)) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int unit_alloc(void *ctx, uint32_t npages, void **out)
+{
+	struct hv_backing *b = malloc(sizeof(*b));
+	(void)ctx;
+	if (!b)
+		return -ENOMEM;
+	b->fd = hv_memfd("gnt-unit", npages);
+	if (b->fd < 0) {
+		int err = b->fd;
+		free(b);
+		return err;
+	}
+	b->ro_fd = -1;
+	b->npages = npages;
+	*out = b;
+	return 0;
+}
+
+static void unit_free(void *ctx, void *p)
+{
+	struct hv_backing *b = p;
+	(void)ctx;
+	close(b->fd);
+	if (b->ro_fd >= 0)
+		close(b->ro_fd);
+	free(b);
+}
+
+int hv_backing_fd(struct hv_backing *b, int writable)
+{
+	char path[64];
+
+	if (writable)
+		return b->fd;
+	if (b->ro_fd < 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+		b->ro_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (b->ro_fd < 0)
+			return -errno;
+	}
+	return b->ro_fd;
+}
+
+static int unit_copy(void *ctx, void *src, uint64_t soff, void *dst, uint64_t doff,
+		     uint32_t len)
+{
+	struct hv_backing *s = src, *d = dst;
+	char buf[GNT_PAGE_SIZE];
+	(void)ctx;
+	/* pread+pwrite: gntd never maps a domain's frames */
+	if (pread(s->fd, buf, len, (off_t)soff) != (ssize_t)len)
+		return -EIO;
+	if (pwrite(d->fd, buf, len, (off_t)doff) != (ssize_t)len)
+		return -EIO;
+	return 0;
+}
+
+/* The table memfd holds max_frames table pages followed by the domain's
+ * private ref-allocation bitmap (gntd never reads it). */
+static int table_alloc(void *ctx, uint16_t domid, uint32_t max_frames, void **mem,
+		       void **backing)
+{
+	uint32_t bitmap_pages = (max_frames * GNT_ENTRIES_PER_FRAME / 8 + GNT_PAGE_SIZE - 1) /
+				GNT_PAGE_SIZE;
+	struct hv_backing *b = malloc(sizeof(*b));
+	void *p;
+	(void)ctx, (void)domid;
+
+	if (!b)
+		return -ENOMEM;
+	b->npages = max_frames + bitmap_pages;
+	b->ro_fd = -1;
+	b->fd = hv_memfd("gnt-table", b->npages);
+	if (b->fd < 0) {
+		int err = b->fd;
+		free(b);
+		return err;
+	}
+	p = mmap(NULL, (size_t)max_frames * GNT_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED, b->fd, 0);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+		close(b->fd);
+		free(b);
+		return err;
+	}
+	*mem = p;
+	*backing = b;
+	return 0;
+}
+
+static void table_free(void *ctx, void *mem, void *backing, uint32_t max_frames)
+{
+	(void)ctx;
+	munmap(mem, (size_t)max_frames * GNT_PAGE_SIZE);
+	unit_free(NULL, backing);
+}
+
+const struct gnt_core_ops hv_backing_ops = {
+	.unit_alloc = unit_alloc,
+	.unit_free = unit_free,
+	.unit_copy = unit_copy,
+	.table_alloc = table_alloc,
+	.table_free = table_free,
+};

@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/gntd.c - gntd, the hypervisor: a single-threaded epoll loop that owns
+ * every frame and grant table.  The control socket (<rundir>/gntd.sock, mode
+ * 0600, peer uid checked) makes dom0 connections; every other connection was
+ * created by gntd for one domain and is that domain's only identity.
+ */
+#define _GNU_SOURCE
+#include "hv.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backing.h"
+
+struct hv *hv;
+
+void hv_log(const char *fmt, ...)
+{
+	va_list ap;
+	struct timespec ts;
+
+	if (!hv->verbose)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "gntd[%ld.%03ld]: ", (long)ts.tv_sec % 100000, ts.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int hv_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+static void conn_watch(struct hv_conn *c, bool want_out)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0),
+				 .data.ptr = c};
+	epoll_ctl(hv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+struct hv_conn *hv_conn_add(int fd, bool control, uint16_t domid, pid_t pid)
+{
+	struct hv_conn *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+	struct gnt_domain *d;
+
+	if (!c)
+		return NULL;
+	c->fd = fd;
+	c->control = control;
+	c->domid = domid;
+	c->pid = pid;
+	c->pidfd = -1;
+	if (pid > 0) /* to kill it when the domain is destroyed */
+		c->pidfd = (int)syscall(434 /* pidfd_open */, pid, 0);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	ev.data.ptr = c;
+	if (epoll_ctl(hv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (c->pidfd >= 0)
+			close(c->pidfd);
+		free(c);
+		return NULL;
+	}
+	c->next = hv->conns;
+	if (hv->conns)
+		hv->conns->prev = c;
+	hv->conns = c;
+	hv->nconns++;
+	d = gnt_core_domain(hv->core, domid);
+	if (!control && d && d->user) {
+		struct hv_dom *hd = d->user;
+		hd->nconns++;
+		hd->had_conns = true;
+	}
+	return c;
+}
+
+static void out_free(struct hv_out *o)
+{
+	for (uint32_t i = 0; i < o->nfds; i++)
+		close(o->fds[i]);
+	free(o->fds);
+	free(o->buf);
+	free(o);
+}
+
+/* Mark dead; freed at the end of the loop iteration. */
+void hv_conn_kill(struct hv_conn *c)
+{
+	if (!c->dead) {
+		c->dead = true;
+		epoll_ctl(hv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		shutdown(c->fd, SHUT_RDWR);
+	}
+}
+
+static void conn_free(struct hv_conn *c)
+{
+	struct gnt_domain *d;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		hv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	hv->nconns--;
+	close(c->fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	for (uint32_t i = 0; i < c->ninfds; i++)
+		close(c->infds[i]);
+	while (c->out_head) {
+		struct hv_out *o = c->out_head;
+		c->out_head = o->next;
+		out_free(o);
+	}
+	free(c->in);
+	d = gnt_core_domain(hv->core, c->domid);
+	if (!c->control && d && d->state == GNT_DOM_ALIVE && d->user) {
+		struct hv_dom *hd = d->user;
+		/* the last process of a domain is gone: the domain dies */
+		if (--hd->nconns == 0) {
+			hv_log("d%u: last process gone, domain dies", d->id);
+			hv_domain_kill(d);
+		}
+	}
+	free(c);
+}
+
+static int flush_out(struct hv_conn *c)
+{
+	while (c->out_head) {
+		struct hv_out *o = c->out_head;
+		while (o->off < o->len) {
+			uint32_t n = o->nfds > GNT_MSG_MAX_FDS ? GNT_MSG_MAX_FDS : o->nfds;
+			/* one byte per descriptor batch keeps batches apart */
+			size_t chunk = n ? (o->nfds > n ? 1 : o->len - o->off) : o->len - o->off;
+			struct iovec iov = {o->buf + o->off, chunk};
+			union {
+				char b[CMSG_SPACE(sizeof(int) * GNT_MSG_MAX_FDS)];
+				struct cmsghdr align;
+			} cbuf;
+			struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+			ssize_t w;
+
+			if (n) {
+				struct cmsghdr *cm;
+				mh.msg_control = cbuf.b;
+				mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+				cm = CMSG_FIRSTHDR(&mh);
+				cm->cmsg_level = SOL_SOCKET;
+				cm->cmsg_type = SCM_RIGHTS;
+				cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+				memcpy(CMSG_DATA(cm), o->fds, sizeof(int) * n);
+			}
+			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					conn_watch(c, true);
+					return 0;
+				}
+				return -errno;
+			}
+			if (n) {
+				for (uint32_t i = 0; i < n; i++)
+					close(o->fds[i]);
+				memmove(o->fds, o->fds + n, (o->nfds - n) * sizeof(int));
+				o->nfds -= n;
+			}
+			o->off += (size_t)w;
+		}
+		c->out_head = o->next;
+		if (!c->out_head)
+			c->out_tail = NULL;
+		out_free(o);
+	}
+	conn_watch(c, false);
+	return 0;
+}
+
+int hv_reply(struct hv_conn *c, const struct gnt_msg *req, int32_t rc,
+	     const void *payload, uint32_t len, const int *fds, uint32_t nfds)
+{
+	struct hv_out *o = calloc(1, sizeof(*o));
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = req->op, .cmd = req->cmd,
+			    .count = req->count, .len = len, .rc = rc, .nfds = nfds};
+
+	if (!o)
+		return -ENOMEM;
+	o->buf = malloc(sizeof(m) + len);
+	o->fds = nfds ? malloc(nfds * sizeof(int)) : NULL;
+	if (!o->buf || (nfds && !o->fds)) {
+		free(o->buf);
+		free(o->fds);
+		free(o);
+		return -ENOMEM;
+	}
+	memcpy(o->buf, &m, sizeof(m));
+	if (len)
+		memcpy(o->buf + sizeof(m), payload, len);
+	o->len = sizeof(m) + len;
+	for (uint32_t i = 0; i < nfds; i++) {
+		o->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+		if (o->fds[i] < 0) {
+			o->nfds = i;
+			out_free(o);
+			return -EMFILE;
+		}
+	}
+	o->nfds = nfds;
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out_head = o;
+	c->out_tail = o;
+	return flush_out(c);
+}
+
+/* Read what is there; run every complete request. */
+static int conn_read(struct hv_conn *c)
+{
+	for (;;) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * GNT_MSG_MAX_FDS)];
+			struct cmsghdr align;
+		} cbuf;
+		struct iovec iov;
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = cbuf.b, .msg_controllen = sizeof(cbuf.b)};
+		ssize_t r;
+
+		if (c->in_cap - c->in_len < 65536) {
+			size_t cap = c->in_cap ? c->in_cap * 2 : 131072;
+			uint8_t *n;
+			if (cap > GNT_MSG_MAX_PAYLOAD + sizeof(struct gnt_msg) + 131072)
+				return -EMSGSIZE;
+			n = realloc(c->in, cap);
+			if (!n)
+				return -ENOMEM;
+			c->in = n;
+			c->in_cap = cap;
+		}
+		iov.iov_base = c->in + c->in_len;
+		iov.iov_len = c->in_cap - c->in_len;
+		r = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -errno;
+		}
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int *in = (int *)(void *)CMSG_DATA(cm);
+			for (int i = 0; i < n; i++) {
+				if (c->ninfds == sizeof(c->infds) / sizeof(c->infds[0])) {
+					close(in[i]); /* too many: protocol error below */
+					c->dead = true;
+				} else
+					c->infds[c->ninfds++] = in[i];
+			}
+		}
+		if (mh.msg_flags & MSG_CTRUNC)
+			return -EPROTO;
+		if (c->dead)
+			return -EPROTO;
+		if (r == 0)
+			return -ECONNRESET;
+		c->in_len += (size_t)r;
+		if ((size_t)r < iov.iov_len)
+			break;
+	}
+	/* process complete messages, one at a time, while output is flowing */
+	size_t off = 0;
+	while (!c->dead && !c->out_head && c->in_len - off >= sizeof(struct gnt_msg)) {
+		struct gnt_msg m;
+		int rc;
+
+		memcpy(&m, c->in + off, sizeof(m));
+		if (m.magic != GNT_PROTO_MAGIC || m.len > GNT_MSG_MAX_PAYLOAD ||
+		    m.nfds > GNT_MSG_MAX_FDS)
+			return -EPROTO;
+		if (c->in_len - off - sizeof(m) < m.len)
+			break;
+		if (m.nfds > c->ninfds)
+			return -EPROTO; /* descriptors arrive with the first byte */
+		rc = hv_dispatch(c, &m, c->in + off + sizeof(m), c->infds, m.nfds);
+		/* the dispatcher took or closed them; forget them */
+		memmove(c->infds, c->infds + m.nfds, (c->ninfds - m.nfds) * sizeof(int));
+		c->ninfds -= m.nfds;
+		off += sizeof(m) + m.len;
+		if (rc < 0)
+			return rc;
+	}
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+	return 0;
+}
+
+static void accept_control(void)
+{
+	int fd = accept4(hv->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct ucred cr;
+	socklen_t l = sizeof(cr);
+
+	if (fd < 0)
+		return;
+	/* the socket is 0600; check anyway: only our uid (or root) is dom0 */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0 ||
+	    (cr.uid != 0 && cr.uid != geteuid())) {
+		close(fd);
+		return;
+	}
+	if (!hv_conn_add(fd, true, 0, cr.pid))
+		close(fd);
+}
+
+static int make_rundir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return -EPERM;
+	return 0;
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	/* a live gntd already here? */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
+		return -EADDRINUSE;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	mode_t old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
+		int err = -errno;
+		umask(old);
+		close(fd);
+		return err;
+	}
+	umask(old);
+	return fd;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: gntd [-f] [-v] [--runtime-dir DIR] [--ready-fd N]\n"
+		"            [--max-grant-frames N] [--max-maptrack-frames N]\n"
+		"            [--uid-base UID]\n");
+	exit(2);
+}
+
+const char *gnt__default_rundir(char *buf, size_t n);
+
+int main(int argc, char **argv)
+{
+	static struct hv H;
+	struct gnt_limits lim = {.max_grant_frames = 64, .max_maptrack_frames = 1024,
+				 .max_pages = (uint64_t)64 << 18 /* 64 GiB: dom0 */};
+	static const struct option lo[] = {
+		{"runtime-dir", 1, 0, 'r'}, {"ready-fd", 1, 0, 'R'},
+		{"max-grant-frames", 1, 0, 'g'}, {"max-maptrack-frames", 1, 0, 'm'},
+		{"uid-base", 1, 0, 'u'}, {"foreground", 0, 0, 'f'}, {"verbose", 0, 0, 'v'},
+		{0, 0, 0, 0}};
+	int opt, ready_fd = -1, foreground = 0, rc;
+	const char *dir = NULL;
+	char dbuf[256];
+
+	hv = &H;
+	hv->uid_base = 0x40000000u;
+	while ((opt = getopt_long(argc, argv, "fvr:", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'r': dir = optarg; break;
+		case 'R': ready_fd = atoi(optarg); break;
+		case 'g': lim.max_grant_frames = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'm': lim.max_maptrack_frames = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'u': hv->uid_base = (uid_t)strtoul(optarg, NULL, 0); break;
+		case 'f': foreground = 1; break;
+		case 'v': hv->verbose++; break;
+		default: usage();
+		}
+	}
+	if (!dir)
+		dir = gnt__default_rundir(dbuf, sizeof(dbuf));
+	if (!dir) {
+		fprintf(stderr, "gntd: no runtime directory (set GNT_RUNTIME_DIR)\n");
+		return 1;
+	}
+	snprintf(hv->rundir, sizeof(hv->rundir), "%s", dir);
+	snprintf(hv->sock_path, sizeof(hv->sock_path), "%s/gntd.sock", dir);
+	hv->privileged = geteuid() == 0;
+	/* nobody of our uid may read our descriptors or memory via /proc */
+	prctl(PR_SET_DUMPABLE, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = make_rundir(hv->rundir)) < 0) {
+		fprintf(stderr, "gntd: runtime directory %s: %s\n", hv->rundir, strerror(-rc));
+		return 1;
+	}
+	hv->lfd = listen_on(hv->sock_path);
+	if (hv->lfd < 0) {
+		fprintf(stderr, "gntd: %s: %s\n", hv->sock_path, strerror(-hv->lfd));
+		return 1;
+	}
+	hv->core = gnt_core_create(&hv_backing_ops, hv, &lim);
+	hv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!hv->core || hv->epfd < 0) {
+		fprintf(stderr, "gntd: out of memory\n");
+		return 1;
+	}
+	{
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+		epoll_ctl(hv->epfd, EPOLL_CTL_ADD, hv->lfd, &ev);
+	}
+	if (!foreground) {
+		pid_t p = fork();
+		if (p < 0)
+			return 1;
+		if (p > 0)
+			_exit(0);
+		setsid();
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nul >= 0) {
+			dup2(nul, 0);
+			dup2(nul, 1);
+			if (!hv->verbose)
+				dup2(nul, 2);
+			close(nul);
+		}
+	}
+	{
+		char pidp[320];
+		FILE *f;
+		snprintf(pidp, sizeof(pidp), "%s/gntd.pid", hv->rundir);
+		f = fopen(pidp, "we");
+		if (f) {
+			fprintf(f, "%d\n", getpid());
+			fclose(f);
+		}
+	}
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "R", 1);
+		close(ready_fd);
+	}
+	hv_log("serving %s (uid separation %s)", hv->sock_path,
+	       hv->privileged ? "on" : "off");
+	while (!hv->quit) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(hv->epfd, evs, 64, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct hv_conn *c = evs[i].data.ptr;
+			int err = 0;
+			if (!c) {
+				accept_control();
+				continue;
+			}
+			if (c->dead)
+				continue;
+			if (evs[i].events & EPOLLOUT)
+				err = flush_out(c);
+			if (!err && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+				err = conn_read(c);
+			if (!err && c->out_head == NULL && c->in_len >= sizeof(struct gnt_msg))
+				err = conn_read(c); /* requests held back by output */
+			if (err < 0) {
+				if (err != -ECONNRESET)
+					hv_log("d%u: dropping connection: %s", c->domid,
+					       strerror(-err));
+				hv_conn_kill(c);
+			}
+		}
+		/* free dead connections (may kill domains, which kills more) */
+		for (;;) {
+			struct hv_conn *c;
+			for (c = hv->conns; c && !c->dead; c = c->next)
+				;
+			if (!c)
+				break;
+			conn_free(c);
+		}
+	}
+	/* shutdown: domains die with us */
+	while (hv->conns) {
+		hv_conn_kill(hv->conns);
+		conn_free(hv->conns);
+	}
+	gnt_core_destroy(hv->core);
+	unlink(hv->sock_path);
+	{
+		char pidp[320];
+		snprintf(pidp, sizeof(pidp), "%s/gntd.pid", hv->rundir);
+		unlink(pidp);
+	}
+	rmdir(hv->rundir);
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* hv/hv.h - gntd internals shared by its files. */
+#ifndef GNT_HV_H
+#define GNT_HV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/proto.h"
+#include "core/core.h"
+
+struct hv_out {
+	struct hv_out *next;
+	uint8_t *buf;
+	size_t len, off;
+	int *fds;          /* attached to the first byte still unsent */
+	uint32_t nfds;
+};
+
+struct hv_conn {
+	struct hv_conn *next, *prev;
+	int fd;
+	bool control;           /* the control socket: dom0, privileged */
+	uint16_t domid;
+	pid_t pid;              /* 0 for tokens */
+	int pidfd;
+	/* input */
+	uint8_t *in;
+	size_t in_len, in_cap;
+	int infds[GNT_MSG_MAX_FDS * 2];
+	uint32_t ninfds;
+	/* output */
+	struct hv_out *out_head, *out_tail;
+	bool dead;
+};
+
+struct hv_dom {
+	uint32_t nconns;
+	bool had_conns;
+};
+
+struct hv {
+	int epfd, lfd;
+	char rundir[256];
+	char sock_path[300];
+	struct gnt_core *core;
+	struct hv_conn *conns;
+	uint64_t nconns, hypercalls;
+	uid_t uid_base;
+	bool privileged;        /* root: domains run under their own uids */
+	bool quit;
+	int verbose;
+};
+
+extern struct hv *hv;
+
+void hv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct hv_conn *hv_conn_add(int fd, bool control, uint16_t domid, pid_t pid);
+void hv_conn_kill(struct hv_conn *c);
+/* Queue a reply: header + payload, with descriptors (not taken: dup'ed). */
+int hv_reply(struct hv_conn *c, const struct gnt_msg *req, int32_t rc,
+	     const void *payload, uint32_t len, const int *fds, uint32_t nfds);
+/* Handle one complete request.  Returns <0 to drop the connection. */
+int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *payload,
+		int *fds, uint32_t nfds);
+/* Release domain d (its processes' connections, then the core state). */
+void hv_domain_kill(struct gnt_domain *d);
+int hv_count_fds(void);
+
+#endif

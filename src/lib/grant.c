@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/grant.c - the granting side.  Entries are written straight into the
+ * shared table (no hypercall), in the order Xen's public header demands;
+ * refs come from a bitmap the domain's processes share, so two processes of
+ * one domain never hand out the same ref.
+ */
+#define _GNU_SOURCE
+#include "lib.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- reference allocation -------------------------------------------- */
+
+static uint32_t alloc_hint = GNTTAB_NR_RESERVED_ENTRIES;
+static grant_ref_t *list_next;  /* private lists: ref -> next */
+static uint32_t list_cap;
+
+static int claim_one(grant_ref_t *out)
+{
+	for (;;) {
+		uint32_t n = __atomic_load_n(&gnt__g.nr_frames, __ATOMIC_RELAXED) *
+			     (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t));
+		for (uint32_t pass = 0; pass < 2; pass++) {
+			uint32_t start = pass ? GNTTAB_NR_RESERVED_ENTRIES : alloc_hint;
+			for (uint32_t r = start; r < n; r++) {
+				uint64_t bit = 1ull << (r % 64), *w = &gnt__g.bitmap[r / 64];
+				if (__atomic_load_n(w, __ATOMIC_RELAXED) == ~0ull) {
+					r |= 63;
+					continue;
+				}
+				if (!(__atomic_fetch_or(w, bit, __ATOMIC_ACQ_REL) & bit)) {
+					alloc_hint = r + 1;
+					*out = r;
+					return 0;
+				}
+			}
+		}
+		/* full: grow the table by a frame, as Linux's gnttab_expand */
+		int err = gnt__grow_table(gnt__g.nr_frames + 1);
+		if (err < 0)
+			return -ENOSPC;
+	}
+}
+
+static void free_one(grant_ref_t ref)
+{
+	if (ref < GNTTAB_NR_RESERVED_ENTRIES ||
+	    ref >= gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t)))
+		return;
+	__atomic_fetch_and(&gnt__g.bitmap[ref / 64], ~(1ull << (ref % 64)), __ATOMIC_RELEASE);
+}
+
+static int ensure_list(grant_ref_t ref)
+{
+	if (ref < list_cap)
+		return 0;
+	uint32_t cap = gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t));
+	grant_ref_t *n = realloc(list_next, cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	list_next = n;
+	list_cap = cap;
+	return 0;
+}
+
+int gnt_alloc_grant_references(uint16_t count, grant_ref_t *head)
+{
+	grant_ref_t h = GNT_LIST_END, r;
+	int err = 0;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	err = gnt__ensure();
+	for (uint32_t i = 0; !err && i < count; i++) {
+		err = claim_one(&r);
+		if (!err)
+			err = ensure_list(r);
+		if (!err) {
+			list_next[r] = h;
+			h = r;
+		} else if (err != -ENOSPC) {
+			free_one(r);
+		}
+	}
+	if (err) {
+		while (h != GNT_LIST_END) {
+			r = h;
+			h = list_next[r];
+			free_one(r);
+		}
+		err = -ENOSPC;
+	} else {
+		*head = h;
+	}
+	pthread_mutex_unlock(&gnt__g.lock);
+	return err;
+}
+
+int gnt_claim_grant_reference(grant_ref_t *head)
+{
+	grant_ref_t r;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	r = *head;
+	if (r == GNT_LIST_END || r >= list_cap) {
+		pthread_mutex_unlock(&gnt__g.lock);
+		return -ENOSPC;
+	}
+	*head = list_next[r];
+	pthread_mutex_unlock(&gnt__g.lock);
+	return (int)r;
+}
+
+void gnt_release_grant_reference(grant_ref_t *head, grant_ref_t ref)
+{
+	pthread_mutex_lock(&gnt__g.lock);
+	if (ensure_list(ref) == 0) {
+		list_next[ref] = *head;
+		*head = ref;
+	}
+	pthread_mutex_unlock(&gnt__g.lock);
+}
+
+int gnt_empty_grant_references(const grant_ref_t *head)
+{
+	return *head == GNT_LIST_END;
+}
+
+void gnt_free_grant_references(grant_ref_t head)
+{
+	pthread_mutex_lock(&gnt__g.lock);
+	while (head != GNT_LIST_END && head < list_cap) {
+		grant_ref_t r = head;
+		head = list_next[r];
+		free_one(r);
+	}
+	pthread_mutex_unlock(&gnt__g.lock);
+}
+
+void gnt_free_grant_reference(grant_ref_t ref)
+{
+	pthread_mutex_lock(&gnt__g.lock);
+	free_one(ref);
+	pthread_mutex_unlock(&gnt__g.lock);
+}
+
+int gnt__grow_table(uint32_t want)
+{
+	struct gnttab_setup_table op = {.dom = DOMID_SELF, .nr_frames = want};
+	uint64_t frames[4096 + 1];
+	int32_t rc;
+	int err;
+
+	if (want > gnt__g.max_frames)
+		return -ENOSPC;
+	err = gnt__rpc(GNT_MSG_HYPERCALL,
+		       GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table), 1, &op,
+		       sizeof(op), NULL, 0, frames, sizeof(frames), NULL, NULL, NULL, &rc);
+	if (err < 0)
+		return err;
+	memcpy(&op, frames, sizeof(op));
+	if (rc < 0 || op.status != GNTST_okay)
+		return -ENOSPC;
+	if (want > gnt__g.nr_frames)
+		__atomic_store_n(&gnt__g.nr_frames, want, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* ---- granting --------------------------------------------------------- */
+
+void gnt_grant_foreign_access_ref(grant_ref_t ref, domid_t domid, uint64_t gfn,
+				  int readonly)
+{
+	grant_entry_v1_t *e;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	if (gnt__ensure() == 0 &&
+	    ref < gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t))) {
+		e = &gnt__g.table[ref];
+		__atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->frame, (uint32_t)gfn, __ATOMIC_RELAXED);
+		/* domid and frame visible before the entry becomes valid */
+		__atomic_store_n(&e->flags,
+				 (uint16_t)(GTF_permit_access | (readonly ? GTF_readonly : 0)),
+				 __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&gnt__g.lock);
+}
+
+int gnt_grant_foreign_access(domid_t domid, uint64_t gfn, int readonly)
+{
+	grant_ref_t r;
+	int err;
+
+	if (gfn > UINT32_MAX)
+		return -EINVAL; /* a v1 entry holds 32 bits */
+	pthread_mutex_lock(&gnt__g.lock);
+	err = gnt__ensure();
+	if (!err)
+		err = claim_one(&r);
+	pthread_mutex_unlock(&gnt__g.lock);
+	if (err)
+		return err;
+	gnt_grant_foreign_access_ref(r, domid, gfn, readonly);
+	return (int)r;
+}
+
+static int end_ref_locked(grant_ref_t ref)
+{
+	grant_entry_v1_t *e;
+	uint16_t flags;
+
+	if (gnt__ensure() < 0 ||
+	    ref >= gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t)))
+		return 0;
+	e = &gnt__g.table[ref];
+	flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	do {
+		if (flags & (GTF_reading | GTF_writing))
+			return 0; /* in use: cannot be revoked (Xen) */
+	} while (!__atomic_compare_exchange_n(&e->flags, &flags, 0, false, __ATOMIC_SEQ_CST,
+					      __ATOMIC_ACQUIRE));
+	return 1;
+}
+
+int gnt_end_foreign_access_ref(grant_ref_t ref)
+{
+	int r;
+	pthread_mutex_lock(&gnt__g.lock);
+	r = end_ref_locked(ref);
+	pthread_mutex_unlock(&gnt__g.lock);
+	return r;
+}
+
+int gnt_try_end_foreign_access(grant_ref_t ref)
+{
+	int r;
+	pthread_mutex_lock(&gnt__g.lock);
+	r = end_ref_locked(ref);
+	if (r)
+		free_one(ref);
+	pthread_mutex_unlock(&gnt__g.lock);
+	return r;
+}
+
+/* ---- deferred end (Linux gnttab_end_foreign_access) -------------------- */
+
+struct deferred {
+	struct deferred *next;
+	grant_ref_t ref;
+	void *page;
+	unsigned int tries;
+};
+
+static pthread_mutex_t dlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dcond = PTHREAD_COND_INITIALIZER;
+static struct deferred *dhead;
+static unsigned int dcount;
+static bool dthread;
+static pid_t dthread_pid;
+
+void gnt_deferred_poll(void)
+{
+	struct deferred **pp, *d, *done = NULL;
+
+	pthread_mutex_lock(&dlock);
+	for (pp = &dhead; (d = *pp);) {
+		if (gnt_try_end_foreign_access(d->ref)) {
+			*pp = d->next;
+			d->next = done;
+			done = d;
+			dcount--;
+		} else {
+			d->tries++;
+			pp = &d->next;
+		}
+	}
+	pthread_mutex_unlock(&dlock);
+	while (done) {
+		d = done;
+		done = d->next;
+		if (d->page)
+			gnt_free_page(d->page);
+		free(d);
+	}
+}
+
+unsigned int gnt_deferred_count(void)
+{
+	unsigned int n;
+	pthread_mutex_lock(&dlock);
+	n = dcount;
+	pthread_mutex_unlock(&dlock);
+	return n;
+}
+
+static void *deferred_thread(void *arg)
+{
+	const char *e = getenv("GNT_DEFERRED_MS");
+	long ms = e ? strtol(e, NULL, 10) : 1000;
+	(void)arg;
+
+	if (ms <= 0)
+		ms = 1000;
+	for (;;) {
+		struct timespec ts;
+		pthread_mutex_lock(&dlock);
+		while (!dhead)
+			pthread_cond_wait(&dcond, &dlock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&dcond, &dlock, &ts);
+		pthread_mutex_unlock(&dlock);
+		gnt_deferred_poll();
+	}
+	return NULL;
+}
+
+void gnt_end_foreign_access(grant_ref_t ref, void *page)
+{
+	struct deferred *d;
+
+	if (gnt_try_end_foreign_access(ref)) {
+		if (page)
+			gnt_free_page(page);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return; /* Linux leaks the grant and page too */
+	d->ref = ref;
+	d->page = page;
+	pthread_mutex_lock(&dlock);
+	d->next = dhead;
+	dhead = d;
+	dcount++;
+	if (!dthread || dthread_pid != getpid()) {
+		pthread_t t;
+		pthread_attr_t a;
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &a, deferred_thread, NULL) == 0) {
+			dthread = true;
+			dthread_pid = getpid();
+		}
+		pthread_attr_destroy(&a);
+	}
+	pthread_cond_signal(&dcond);
+	pthread_mutex_unlock(&dlock);
+}

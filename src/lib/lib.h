@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/lib.h - libgnt internals. */
+#ifndef GNT_LIB_H
+#define GNT_LIB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/proto.h"
+#include "gnt/grant.h"
+
+struct gnt__state {
+	pthread_mutex_t lock;   /* the connection and everything below */
+	int fd;                 /* our private connection, -1 if none */
+	pid_t pid;              /* the process that opened fd */
+	int domid;
+	grant_entry_v1_t *table;
+	uint64_t *bitmap;       /* ref allocation, shared by the domain */
+	uint32_t max_frames, nr_frames;
+	size_t table_bytes;
+	uint64_t hypercalls;
+	/* handle -> address of this process's mapping */
+	uint64_t *haddr;
+	uint32_t haddr_len;
+};
+
+extern struct gnt__state gnt__g;
+
+/* Ensure an open connection (lock held). */
+int gnt__ensure(void);
+/* One request/reply (lock held).  Reply payload goes to out (up to out_len,
+ * the rest is an error), descriptors to fds (up to *nfds, in/out). */
+int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t in_len,
+	     const int *send_fds, uint32_t send_nfds, void *out, uint32_t out_len,
+	     uint32_t *got_len, int *fds, uint32_t *nfds, int32_t *rc);
+/* Same, connected to the control socket for dom0 requests. */
+int gnt__grow_table(uint32_t want_frames);
+void gnt__pages_forget_all(void);
+
+#endif

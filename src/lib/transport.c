@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/transport.c - this process's connection to gntd.  A domain process
+ * inherits a domain descriptor ($GNT_FD) and attaches a private connection
+ * through it (so that replies never go to a forked sibling); dom0 connects to
+ * the control socket.  After fork the child re-attaches on its next call.
+ */
+#define _GNU_SOURCE
+#include "lib.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "gnt/control.h"
+
+struct gnt__state gnt__g = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .domid = -1};
+
+const char *gnt__default_rundir(char *buf, size_t n);
+
+const char *gnt_runtime_dir(void)
+{
+	static __thread char buf[256];
+	return gnt__default_rundir(buf, sizeof(buf));
+}
+
+static int send_all(int fd, const struct gnt_msg *m, const void *pl, const int *fds,
+		    uint32_t nfds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * GNT_MSG_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov[2] = {{(void *)m, sizeof(*m)}, {(void *)pl, m->len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = m->len ? 2 : 1};
+	size_t total = sizeof(*m) + m->len, sent = 0;
+
+	if (nfds) {
+		struct cmsghdr *cm;
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	while (sent < total) {
+		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		sent += (size_t)w;
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+		/* advance the iovecs */
+		while (w > 0 && mh.msg_iovlen) {
+			if ((size_t)w >= mh.msg_iov[0].iov_len) {
+				w -= (ssize_t)mh.msg_iov[0].iov_len;
+				mh.msg_iov++;
+				mh.msg_iovlen--;
+			} else {
+				mh.msg_iov[0].iov_base = (char *)mh.msg_iov[0].iov_base + w;
+				mh.msg_iov[0].iov_len -= (size_t)w;
+				w = 0;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Read exactly len bytes into buf (NULL: discard), collecting descriptors. */
+static int recv_exact(int fd, void *buf, size_t len, int *fds, uint32_t *nfds,
+		      uint32_t max_fds)
+{
+	size_t got = 0;
+	char scratch[4096];
+
+	while (got < len) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * GNT_MSG_MAX_FDS)];
+			struct cmsghdr align;
+		} cbuf;
+		struct iovec iov;
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+				    .msg_controllen = sizeof(cbuf.b)};
+		ssize_t r;
+
+		if (buf) {
+			iov.iov_base = (char *)buf + got;
+			iov.iov_len = len - got;
+		} else {
+			iov.iov_base = scratch;
+			iov.iov_len = len - got < sizeof(scratch) ? len - got : sizeof(scratch);
+		}
+		r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -ECONNRESET;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int *in = (int *)(void *)CMSG_DATA(cm);
+			for (int i = 0; i < n; i++) {
+				if (fds && *nfds < max_fds)
+					fds[(*nfds)++] = in[i];
+				else
+					close(in[i]);
+			}
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t in_len,
+	     const int *send_fds, uint32_t send_nfds, void *out, uint32_t out_len,
+	     uint32_t *got_len, int *fds, uint32_t *nfds, int32_t *rc)
+{
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = op, .cmd = cmd, .count = count,
+			    .len = in_len, .nfds = send_nfds};
+	struct gnt_msg r;
+	uint32_t maxfds = nfds ? *nfds : 0, dummy = 0;
+	int err;
+
+	if (!nfds)
+		nfds = &dummy;
+	*nfds = 0;
+	err = send_all(gnt__g.fd, &m, in, send_fds, send_nfds);
+	if (err < 0)
+		return err;
+	__atomic_fetch_add(&gnt__g.hypercalls, 1, __ATOMIC_RELAXED);
+	err = recv_exact(gnt__g.fd, &r, sizeof(r), fds, nfds, maxfds);
+	if (err < 0)
+		return err;
+	if (r.magic != GNT_PROTO_MAGIC || r.op != op || r.cmd != cmd)
+		return -EPROTO;
+	if (r.len <= out_len) {
+		err = recv_exact(gnt__g.fd, out, r.len, fds, nfds, maxfds);
+	} else {
+		err = recv_exact(gnt__g.fd, out, out_len, fds, nfds, maxfds);
+		if (!err)
+			err = recv_exact(gnt__g.fd, NULL, r.len - out_len, fds, nfds, maxfds);
+		if (!err)
+			err = -EPROTO;
+	}
+	if (!err && *nfds != r.nfds)
+		err = -EPROTO; /* descriptors all travel within the reply */
+	if (err < 0) {
+		for (uint32_t i = 0; fds && i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
+		return err;
+	}
+	if (got_len)
+		*got_len = r.len;
+	*rc = r.rc;
+	return 0;
+}
+
+static int connect_control(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *dir = gnt_runtime_dir();
+	int fd;
+
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/gntd.sock", dir) >=
+	    (int)sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = errno == ECONNREFUSED ? -ENOENT : -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* A private connection made through the inherited domain descriptor. */
+static int attach_via(int token)
+{
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_ATTACH, .nfds = 1};
+	int sv[2], err, type;
+	socklen_t tl = sizeof(type);
+
+	if (getsockopt(token, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM)
+		return -EBADF;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	err = send_all(token, &m, NULL, &sv[1], 1);
+	close(sv[1]);
+	if (err < 0) {
+		close(sv[0]);
+		return err == -EPIPE || err == -ECONNRESET ? -ESRCH : err;
+	}
+	return sv[0];
+}
+
+static void unmap_table(void)
+{
+	if (gnt__g.table)
+		munmap(gnt__g.table, gnt__g.table_bytes);
+	gnt__g.table = NULL;
+	gnt__g.bitmap = NULL;
+}
+
+static void drop_conn(void)
+{
+	if (gnt__g.fd >= 0)
+		close(gnt__g.fd);
+	gnt__g.fd = -1;
+}
+
+int gnt__ensure(void)
+{
+	struct gnt_info info;
+	const char *env;
+	int fd, tfd = -1, err;
+	uint32_t nfds = 1, got;
+	int32_t rc;
+
+	if (gnt__g.fd >= 0 && gnt__g.pid == getpid())
+		return 0;
+	if (gnt__g.fd >= 0) {
+		/* forked: the connection is our parent's; leave it to it */
+		drop_conn();
+		unmap_table();
+	}
+	env = getenv("GNT_FD");
+	if (env && *env) {
+		char *end;
+		long t = strtol(env, &end, 10);
+		if (*end || t < 0 || t > 1 << 20)
+			return -EBADF;
+		fd = attach_via((int)t);
+	} else {
+		fd = connect_control();
+	}
+	if (fd < 0)
+		return fd;
+	gnt__g.fd = fd;
+	gnt__g.pid = getpid();
+	err = gnt__rpc(GNT_MSG_INFO, 0, 0, NULL, 0, NULL, 0, &info, sizeof(info), &got,
+		       &tfd, &nfds, &rc);
+	if (err < 0 || rc < 0 || got != sizeof(info) || nfds != 1) {
+		if (nfds == 1)
+			close(tfd);
+		drop_conn();
+		return err < 0 ? (err == -ECONNRESET ? -ESRCH : err) : -EPROTO;
+	}
+	gnt__g.domid = (int)info.domid;
+	gnt__g.max_frames = info.max_frames;
+	gnt__g.nr_frames = info.nr_frames;
+	gnt__g.table_bytes = (size_t)(info.max_frames + info.alloc_pages) * GNT_PAGE_SIZE;
+	gnt__g.table = mmap(NULL, gnt__g.table_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    tfd, 0);
+	close(tfd);
+	if (gnt__g.table == MAP_FAILED) {
+		gnt__g.table = NULL;
+		drop_conn();
+		return -ENOMEM;
+	}
+	gnt__g.bitmap = (uint64_t *)(void *)((char *)gnt__g.table +
+					     (size_t)info.max_frames * GNT_PAGE_SIZE);
+	return 0;
+}
+
+int gnt_open(void)
+{
+	int err;
+	pthread_mutex_lock(&gnt__g.lock);
+	err = gnt__ensure();
+	pthread_mutex_unlock(&gnt__g.lock);
+	return err;
+}
+
+void gnt_close(void)
+{
+	pthread_mutex_lock(&gnt__g.lock);
+	if (gnt__g.pid == getpid()) {
+		drop_conn();
+		unmap_table();
+	}
+	pthread_mutex_unlock(&gnt__g.lock);
+}
+
+int gnt_domid(void)
+{
+	int err;
+	pthread_mutex_lock(&gnt__g.lock);
+	err = gnt__ensure();
+	if (!err)
+		err = gnt__g.domid;
+	pthread_mutex_unlock(&gnt__g.lock);
+	return err;
+}
+
+uint64_t gnt_hypercall_count(void)
+{
+	return __atomic_load_n(&gnt__g.hypercalls, __ATOMIC_RELAXED);
+}
+
+__attribute__((constructor)) static void gnt__init(void)
+{
+	/* A domain process keeps others of its uid out of its memory. */
+	if (getenv("GNT_FD"))
+		prctl(PR_SET_DUMPABLE, 0);
+}

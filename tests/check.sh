@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tests/check.sh - what `make check` runs: build everything twice (normal and
+# ASan+UBSan), run every test binary of both builds, and print one total.
+# The last line is "N passed, N failed".  Exit status 0 only if all passed.
+set -u
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+log=$(mktemp -d /tmp/gnt-check.XXXXXX)
+trap 'rm -rf "$log"' EXIT
+
+tests/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+build() { # dir sanitize
+	if ! make -s -j"$jobs" BUILD="$1" SANITIZE="$2" tests >"$log/build-$1.txt" 2>&1; then
+		cat "$log/build-$1.txt"
+		echo "build $1 FAILED"
+		failed=$((failed + 1))
+		return 1
+	fi
+}
+
+run() { # label binary...
+	local label=$1; shift
+	echo "== $label"
+	"$@" 2>&1 | tee "$log/out.txt"
+	local last
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/out.txt" | tail -1)
+	if [ -z "$last" ]; then
+		echo "$label: no result line"
+		failed=$((failed + 1))
+		return
+	fi
+	passed=$((passed + $(echo "$last" | cut -d' ' -f1)))
+	failed=$((failed + $(echo "$last" | cut -d' ' -f3)))
+}
+
+if build build 0; then
+	run unit build/tests/unit
+	run integration build/tests/integration
+	run abi tests/abi/check-abi.sh build
+	run cli tests/cli/check-cli.sh build
+fi
+if build build-asan 1; then
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	run "unit (asan+ubsan)" build-asan/tests/unit
+	run "integration (asan+ubsan)" build-asan/tests/integration
+fi
+leftover=$(pgrep -f 'build(-asan)?/bin/gntd' || true)
+if [ -n "$leftover" ]; then
+	echo "check: gntd processes left behind: $leftover"
+	failed=$((failed + 1))
+fi
+if ls -d /tmp/gnt-test.* >/dev/null 2>&1; then
+	echo "check: runtime directories left behind: $(ls -d /tmp/gnt-test.*)"
+	failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# tests/deps.sh - what the test suite needs beyond gcc and make, installed
+# when run as root on Debian, otherwise named.  A missing tool fails the
+# suite; nothing is skipped silently.
+#   libxen-dev   Xen's public headers (ABI checks: tests/abi)
+set -u
+need=()
+[ -f /usr/include/xen/grant_table.h ] || need+=(libxen-dev)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	echo "deps: installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y -q "${need[@]}" >/tmp/gnt-deps.log 2>&1; then
+		apt-get update -q >>/tmp/gnt-deps.log 2>&1
+		apt-get install -y -q "${need[@]}" >>/tmp/gnt-deps.log 2>&1 || {
+			cat /tmp/gnt-deps.log; echo "deps: could not install ${need[*]}"; exit 1; }
+	fi
+	exit 0
+fi
+echo "deps: missing Debian packages: ${need[*]} (run 'make check' as root, or apt-get install them)"
+exit 1

@@ -1,0 +1,2 @@
+#include "../runner.h"
+TEST(placeholder) { CHECK(1); }

@@ -23,7 +23,8 @@ LIB_SRC  := src/lib/transport.c src/lib/grant.c src/lib/memory.c src/lib/map.c \
             src/lib/control.c src/common/rundir.c
 CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
-INTEG_SRC:= $(wildcard tests/integration/*.c) $(wildcard tests/hostile/*.c)
+INTEG_SRC:= $(wildcard tests/integration/*.c)
+HOST_SRC := $(wildcard tests/hostile/*.c)
 TESTLIB  := tests/runner.c tests/helpers.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -31,7 +32,7 @@ pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
 
 BINS := $(BUILD)/bin/gntd $(BUILD)/bin/gnt $(BUILD)/bin/gnt-bench $(BUILD)/bin/gnt-demo
 LIBS := $(BUILD)/lib/libgnt.so $(BUILD)/lib/libgnt.a
-TESTS:= $(BUILD)/tests/unit $(BUILD)/tests/integration
+TESTS:= $(BUILD)/tests/unit $(BUILD)/tests/integration $(BUILD)/tests/hostile
 
 .PHONY: all tests check demo bench clean format
 all: $(BINS) $(LIBS)
@@ -67,6 +68,9 @@ $(BUILD)/tests/unit: $(call obj,$(UNIT_SRC) $(CORE_SRC) tests/runner.c)
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/integration: $(call obj,$(INTEG_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/hostile: $(call obj,$(HOST_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 

@@ -39,6 +39,7 @@ run() { # label binary...
 if build build 0; then
 	run unit build/tests/unit
 	run integration build/tests/integration
+	run hostile build/tests/hostile
 	run abi tests/abi/check-abi.sh build
 	run cli tests/cli/check-cli.sh build
 fi
@@ -47,6 +48,7 @@ if build build-asan 1; then
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	run "unit (asan+ubsan)" build-asan/tests/unit
 	run "integration (asan+ubsan)" build-asan/tests/integration
+	run "hostile (asan+ubsan)" build-asan/tests/hostile
 fi
 leftover=$(pgrep -f 'build(-asan)?/bin/gntd' || true)
 if [ -n "$leftover" ]; then

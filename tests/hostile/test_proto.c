@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+#include "../helpers.h"
+TEST(hostile_placeholder) { CHECK(1); }

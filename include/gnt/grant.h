@@ -43,6 +43,9 @@ void gnt_close(void);
 /* This process's domain id, or a negative errno. */
 int gnt_domid(void);
 
+/* Xen's text for a GNTST_* status ("okay", "invalid grant reference"...). */
+const char *gnt_status_str(int16_t status);
+
 /* ---- raw hypercalls (Xen's HYPERVISOR_*_op) ------------------------- */
 
 /* GNTTABOP_* on an array of `count` structs.  Returns 0 with a GNTST_*

@@ -124,15 +124,15 @@ typedef union grant_entry_v2 grant_entry_v2_t;
 #define GNTTABOP_cache_flush         12
 
 #define _GNTMAP_device_map      0
-#define GNTMAP_device_map       (1U << _GNTMAP_device_map)
+#define GNTMAP_device_map       (1 << _GNTMAP_device_map)
 #define _GNTMAP_host_map        1
-#define GNTMAP_host_map         (1U << _GNTMAP_host_map)
+#define GNTMAP_host_map         (1 << _GNTMAP_host_map)
 #define _GNTMAP_readonly        2
-#define GNTMAP_readonly         (1U << _GNTMAP_readonly)
+#define GNTMAP_readonly         (1 << _GNTMAP_readonly)
 #define _GNTMAP_application_map 3
-#define GNTMAP_application_map  (1U << _GNTMAP_application_map)
+#define GNTMAP_application_map  (1 << _GNTMAP_application_map)
 #define _GNTMAP_contains_pte    4
-#define GNTMAP_contains_pte     (1U << _GNTMAP_contains_pte)
+#define GNTMAP_contains_pte     (1 << _GNTMAP_contains_pte)
 #define _GNTMAP_guest_avail0    16
 #define GNTMAP_guest_avail_mask ((uint32_t)~0U << _GNTMAP_guest_avail0)
 
@@ -193,9 +193,9 @@ struct gnttab_transfer {
 typedef struct gnttab_transfer gnttab_transfer_t;
 
 #define _GNTCOPY_source_gref 0
-#define GNTCOPY_source_gref  (1U << _GNTCOPY_source_gref)
+#define GNTCOPY_source_gref  (1 << _GNTCOPY_source_gref)
 #define _GNTCOPY_dest_gref   1
-#define GNTCOPY_dest_gref    (1U << _GNTCOPY_dest_gref)
+#define GNTCOPY_dest_gref    (1 << _GNTCOPY_dest_gref)
 
 struct gnttab_copy_ptr {
 	union {
@@ -266,8 +266,13 @@ struct xen_memory_reservation {
 typedef struct xen_memory_reservation xen_memory_reservation_t;
 
 /* ---- layout pins (x86_64, identical to Xen's public headers) -------- */
-#define GNT__ABI(t, sz) _Static_assert(sizeof(t) == (sz), #t " size")
-#define GNT__OFF(t, f, o) _Static_assert(offsetof(t, f) == (o), #t "." #f)
+#ifdef __cplusplus
+#define GNT__STATIC_ASSERT static_assert
+#else
+#define GNT__STATIC_ASSERT _Static_assert
+#endif
+#define GNT__ABI(t, sz) GNT__STATIC_ASSERT(sizeof(t) == (sz), #t " size")
+#define GNT__OFF(t, f, o) GNT__STATIC_ASSERT(offsetof(t, f) == (o), #t "." #f)
 GNT__ABI(grant_entry_v1_t, 8);
 GNT__OFF(grant_entry_v1_t, domid, 2);
 GNT__OFF(grant_entry_v1_t, frame, 4);

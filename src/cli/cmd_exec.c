@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli/cmd_exec.c - gnt exec NAME|ID -- CMD...: CMD becomes a process of the
  * domain; gnt waits for it and exits with its status. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,10 @@ int cli_exec(int argc, char **argv)
 		return 1;
 	}
 	pid = gnt_domain_spawn((uint32_t)id, argv + i);
+	if (pid == -ESRCH) { /* a numeric id is not looked up */
+		fprintf(stderr, "gnt: no domain %s\n", argv[1]);
+		return 1;
+	}
 	if (pid < 0)
 		return cli_fail("exec", pid);
 	gnt_close(); /* our dom0 connection is not needed while we wait */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli/cmd_grants.c - gnt grants NAME|ID: the grant table as gntd sees it,
  * like `xl debug-keys g`: ref, flags, grantee, frame, pins. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -34,6 +35,10 @@ int cli_grants(int argc, char **argv)
 	n = gnt_domain_grants((uint32_t)id, v, 4096 * 512);
 	if (n < 0) {
 		free(v);
+		if (n == -ESRCH) { /* a numeric id is not looked up */
+			fprintf(stderr, "gnt: no domain %s\n", argv[1]);
+			return 1;
+		}
 		return cli_fail("grants", n);
 	}
 	if (json)

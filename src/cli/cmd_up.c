@@ -14,6 +14,10 @@ int cli_up(int argc, char **argv)
 		fprintf(stderr, "gnt: gntd already runs on %s\n", gnt_runtime_dir());
 		return 1;
 	}
+	if (rc == -ENOENT) { /* gntd could not be executed */
+		fprintf(stderr, "gnt: cannot run gntd (next to gnt, in $PATH, or $GNT_GNTD)\n");
+		return 1;
+	}
 	if (rc < 0)
 		return cli_fail("starting gntd", rc);
 	printf("gntd serving %s/gntd.sock\n", gnt_runtime_dir());

@@ -29,10 +29,17 @@ static void usage(FILE *f)
 	fprintf(f, "gntd's runtime directory: $GNT_RUNTIME_DIR (now %s)\n", gnt_runtime_dir());
 }
 
+/* libgnt's -ENOENT means "no gntd" as well as "no such name": ask which. */
+static bool gntd_down(void)
+{
+	struct gnt_hv_stats s;
+	return gnt_hv_stats(&s) == -ENOENT;
+}
+
 int cli_fail(const char *what, int err)
 {
 	fprintf(stderr, "gnt: %s: %s\n", what,
-		err == -ENOENT && strstr(what, "gntd") ? "gntd is not running" : strerror(-err));
+		err == -ENOENT && gntd_down() ? "gntd is not running" : strerror(-err));
 	return 1;
 }
 
@@ -40,7 +47,7 @@ int cli_domid(const char *s)
 {
 	int id = gnt_domain_lookup(s);
 	if (id < 0) {
-		if (id == -ENOENT)
+		if (id == -ENOENT && !gntd_down())
 			fprintf(stderr, "gnt: no domain %s\n", s);
 		else
 			cli_fail("gntd", id);

@@ -28,7 +28,7 @@ struct gnt_core {
 	uint64_t nexpos;
 };
 
-#define PIN_MAX 255u
+#define PIN_LIMIT 128u /* Xen refuses a pin while any counter has bit 7 set */
 #define PIN_RETRIES 5
 
 /* ---- units and p2m ---------------------------------------------------- */
@@ -42,6 +42,9 @@ static void unit_put(struct gnt_core *c, struct gnt_unit *u)
 {
 	if (--u->refs)
 		return;
+	/* a page is charged to its owner until it is really gone (Xen) */
+	if (c->doms[u->owner])
+		c->doms[u->owner]->tot_pages -= u->npages;
 	c->ops->unit_free(c->ctx, u->backing);
 	c->units[u->id] = NULL;
 	if (u->id < c->unit_free_hint)
@@ -164,6 +167,8 @@ int gnt_core_domain_create(struct gnt_core *c, uint16_t want_id, const char *nam
 	if (lim->max_grant_frames < 1 || lim->max_grant_frames > 4096 ||
 	    lim->max_maptrack_frames < 1 || lim->max_maptrack_frames > 65536)
 		return -EINVAL;
+	if (name && strlen(name) >= sizeof(((struct gnt_domain *)0)->name))
+		return -EINVAL;
 	if (name && gnt_core_domain_by_name(c, name))
 		return -EEXIST;
 	if (want_id == 0 && c->doms[0]) {
@@ -285,10 +290,15 @@ static int16_t set_status(grant_entry_v1_t *e, uint16_t to, bool write)
 	return GNTST_general_error; /* unstable entry */
 }
 
-/* Pin ref of granter g for domain `to`.  On success the active entry holds
- * the latched frame. */
+static inline unsigned busy(const struct gnt_active *a)
+{
+	return (unsigned)a->rd + a->wr + a->xr + a->xw;
+}
+
+/* Pin ref of granter g for domain `to`, for a mapping or copy or (expo) for
+ * an exposure.  On success the active entry holds the latched frame. */
 static int16_t pin_ref(struct gnt_domain *g, grant_ref_t ref, uint16_t to,
-		       bool write)
+		       bool write, bool expo)
 {
 	struct gnt_active *a;
 	grant_entry_v1_t *e;
@@ -298,12 +308,13 @@ static int16_t pin_ref(struct gnt_domain *g, grant_ref_t ref, uint16_t to,
 		return GNTST_bad_gntref;
 	a = &g->active[ref];
 	e = &g->table[ref];
-	if (a->rd + a->wr) {
+	if (busy(a)) {
 		if (a->domid != to)
 			return GNTST_general_error;
-		if ((write ? a->wr : a->rd) >= PIN_MAX)
-			return GNTST_general_error;
-		if (write && !a->wr) {
+		if (expo ? (write ? a->xw : a->xr) == UINT8_MAX
+			 : a->rd >= PIN_LIMIT || a->wr >= PIN_LIMIT)
+			return GNTST_general_error; /* risk of counter overflow */
+		if (write && !(a->wr + a->xw)) {
 			st = set_status(e, to, true);
 			if (st)
 				return st;
@@ -326,10 +337,12 @@ static int16_t pin_ref(struct gnt_domain *g, grant_ref_t ref, uint16_t to,
 		a->page = page;
 		a->gfn = gfn;
 	}
-	if (write)
-		a->wr++;
-	else
-		a->rd++;
+	if (expo) {
+		write ? a->xw++ : a->xr++;
+		g->expo_pins++;
+	} else {
+		write ? a->wr++ : a->rd++;
+	}
 	g->ext_pins++;
 	return GNTST_okay;
 }
@@ -337,19 +350,21 @@ static int16_t pin_ref(struct gnt_domain *g, grant_ref_t ref, uint16_t to,
 static void maybe_free_zombie(struct gnt_core *c, struct gnt_domain *d);
 
 static void unpin_ref(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref,
-		      bool write)
+		      bool write, bool expo)
 {
 	struct gnt_active *a = &g->active[ref];
 	grant_entry_v1_t *e = &g->table[ref];
 
-	if (write)
-		a->wr--;
-	else
-		a->rd--;
+	if (expo) {
+		write ? a->xw-- : a->xr--;
+		g->expo_pins--;
+	} else {
+		write ? a->wr-- : a->rd--;
+	}
 	g->ext_pins--;
-	if (write && !a->wr)
+	if (write && !(a->wr + a->xw))
 		clear_flags(e, GTF_writing);
-	if (!a->rd && !a->wr) {
+	if (!busy(a)) {
 		clear_flags(e, GTF_reading | GTF_writing);
 		a->unit = GNT_NO_UNIT;
 	}
@@ -363,18 +378,20 @@ static void expo_release(struct gnt_core *c, struct gnt_expo *x)
 {
 	struct gnt_unit *u = c->units[x->unit];
 	struct gnt_domain *g = c->doms[u->owner];
+	uint32_t npages = u->npages;
 	struct gnt_expo **pp;
 
 	for (pp = &u->expos; *pp != x; pp = &(*pp)->next)
 		;
 	*pp = x->next;
 	c->nexpos--;
-	/* unit_put may free u; unpin may free g: read what we need first */
-	for (uint32_t i = 0; i < u->npages; i++)
-		unpin_ref(c, g, x->cover[i], x->writable);
+	/* the unit first, while our pins keep its owner alive; then the pins,
+	 * whose last one may free a zombie owner */
+	unit_put(c, u);
+	for (uint32_t i = 0; i < npages; i++)
+		unpin_ref(c, g, x->cover[i], x->writable, true);
 	free(x->cover);
 	free(x);
-	unit_put(c, u);
 }
 
 /* Find, for every page of u, a grant of g to `to` (with write access if
@@ -421,16 +438,16 @@ static int16_t expo_create(struct gnt_core *c, struct gnt_domain *g,
 		goto err_free;
 	}
 	for (uint32_t i = 0; i < u->npages; i++) {
-		st = pin_ref(g, x->cover[i], to, write);
+		st = pin_ref(g, x->cover[i], to, write, true);
 		/* the pinned entry must still name a page of this unit */
 		if (st == GNTST_okay && (g->active[x->cover[i]].unit != u->id ||
 					 g->active[x->cover[i]].page != i)) {
-			unpin_ref(c, g, x->cover[i], write);
+			unpin_ref(c, g, x->cover[i], write, true);
 			st = GNTST_general_error;
 		}
 		if (st) {
 			while (i--)
-				unpin_ref(c, g, x->cover[i], write);
+				unpin_ref(c, g, x->cover[i], write, true);
 			goto err_free;
 		}
 	}
@@ -549,7 +566,7 @@ static void map_one(struct gnt_core *c, struct gnt_domain *self,
 		op->status = GNTST_no_space;
 		return;
 	}
-	st = pin_ref(g, op->ref, self->id, write);
+	st = pin_ref(g, op->ref, self->id, write, false);
 	if (st)
 		goto err_mt;
 	a = &g->active[op->ref];
@@ -567,7 +584,8 @@ static void map_one(struct gnt_core *c, struct gnt_domain *self,
 	self->mt[h].host_addr = op->host_addr;
 	self->mt[h].expo = x;
 	if (op->flags & GNTMAP_device_map)
-		op->dev_bus_addr = ((uint64_t)u->id << 32 | a->page) << GNT_PAGE_SHIFT;
+		/* opaque, never 0 (0 means "don't check" to unmap) */
+		op->dev_bus_addr = ((uint64_t)(u->id + 1) << 32 | a->page) << GNT_PAGE_SHIFT;
 	self->mt[h].dev_bus_addr = op->dev_bus_addr;
 	op->handle = (uint32_t)h;
 	op->status = GNTST_okay;
@@ -576,7 +594,7 @@ static void map_one(struct gnt_core *c, struct gnt_domain *self,
 	return;
 
 err_unpin:
-	unpin_ref(c, g, op->ref, write);
+	unpin_ref(c, g, op->ref, write, false);
 err_mt:
 	mt_put(self, (uint32_t)h);
 	op->status = st;
@@ -602,7 +620,7 @@ static void release_handle(struct gnt_core *c, struct gnt_domain *self, uint32_t
 	mt_put(self, h);
 	if (--x->handles == 0)
 		expo_release(c, x);
-	unpin_ref(c, g, ref, write);
+	unpin_ref(c, g, ref, write, false);
 }
 
 int gnt_core_unmap(struct gnt_core *c, struct gnt_domain *self,
@@ -657,7 +675,7 @@ static int16_t copy_claim(struct gnt_core *c, struct gnt_domain *self,
 	s->g = live_domain(c, self, p->domid == DOMID_SELF ? self->id : p->domid, &st);
 	if (!s->g)
 		return st;
-	st = pin_ref(s->g, p->u.ref, self->id, write);
+	st = pin_ref(s->g, p->u.ref, self->id, write, false);
 	if (st)
 		return st;
 	s->pinned = true;
@@ -670,7 +688,7 @@ static int16_t copy_claim(struct gnt_core *c, struct gnt_domain *self,
 static void copy_release(struct gnt_core *c, struct copy_side *s, bool write)
 {
 	if (s->pinned)
-		unpin_ref(c, s->g, s->ref, write);
+		unpin_ref(c, s->g, s->ref, write, false);
 }
 
 int gnt_core_copy(struct gnt_core *c, struct gnt_domain *self,
@@ -839,7 +857,6 @@ static void p2m_remove(struct gnt_core *c, struct gnt_domain *d, uint32_t i)
 
 	memmove(&d->p2m[i], &d->p2m[i + 1], (d->p2m_len - i - 1) * sizeof(*d->p2m));
 	d->p2m_len--;
-	d->tot_pages -= u->npages;
 	u->in_p2m = false;
 	unit_put(c, u); /* exposures keep it alive, like Xen's page refs */
 }
@@ -889,6 +906,9 @@ void gnt__core_domain_release(struct gnt_core *c, struct gnt_domain *d)
 	if (d->state != GNT_DOM_ALIVE)
 		return;
 	d->state = GNT_DOM_DYING;
+	/* hold ourselves: dropping our own mappings of our own grants must not
+	 * free us half way through */
+	d->ext_pins++;
 	/* our mappings of others' grants (gnttab_release_mappings) */
 	for (uint32_t h = 0; h < d->mt_len; h++)
 		if (d->mt[h].flags)
@@ -897,6 +917,7 @@ void gnt__core_domain_release(struct gnt_core *c, struct gnt_domain *d)
 	while (d->p2m_len)
 		p2m_remove(c, d, d->p2m_len - 1);
 	/* pins others hold on our table keep it (and us) as a zombie */
+	d->ext_pins--;
 	maybe_free_zombie(c, d);
 }
 
@@ -942,7 +963,7 @@ void gnt_core_stats(struct gnt_core *c, struct gnt_core_stats *st)
 		else
 			st->zombies++;
 		st->mappings += d->mt_used;
-		st->pins += d->ext_pins;
+		st->pins += d->ext_pins - d->expo_pins;
 	}
 	for (uint32_t i = 0; i < c->nunits; i++)
 		if (c->units[i]) {

@@ -72,7 +72,9 @@ struct gnt_expo {
 };
 
 struct gnt_active {
-	uint8_t rd, wr;        /* pins (Xen: 8-bit counters, overflow refused) */
+	uint8_t rd, wr;        /* pins by mappings and copies, as Xen counts them
+				  (8-bit; a new pin is refused once one reaches 128) */
+	uint8_t xr, xw;        /* pins held by exposures of the unit (gnt only) */
 	uint16_t domid;        /* the pinning domain */
 	uint32_t unit;         /* latched at first pin */
 	uint32_t page;
@@ -105,7 +107,8 @@ struct gnt_domain {
 	void *table_backing;
 	uint32_t nr_frames, max_frames;
 	struct gnt_active *active;  /* max_frames * 512 entries */
-	uint32_t ext_pins;          /* pins held on our entries */
+	uint32_t ext_pins;          /* pins held on our entries, exposures' too */
+	uint32_t expo_pins;         /* of which exposures' */
 	/* maptrack: mappings this domain holds of others' grants */
 	struct gnt_maptrack *mt;
 	uint32_t mt_len, mt_cap, mt_limit, mt_free, mt_used;

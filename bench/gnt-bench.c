@@ -1,1 +1,1313 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/gnt-bench.c - gnt's figures beside raw baselines measured in the same
+ * run, by the same processes, on the same CPUs.
+ *
+ * Setup (all private to this run): a runtime directory from mkdtemp, our own
+ * gntd (GNT_NO_DAEMON=1 + gnt_hv_start), two domains:
+ *   granter (domain A, CPU 1): allocates and grants every frame, then idles;
+ *   mapper  (domain B, CPU 0): the client; it times everything below;
+ *   raw server (plain process, on gntd's CPU): plays gntd's part for the
+ *     baselines with a plain blocking read/write loop, no gnt code at all.
+ * The mapper alternates gnt and raw blocks (round r: gnt first when r is even,
+ * raw first when odd), takes the median of each block and reports the median
+ * over blocks.
+ *
+ * What is measured (us per batch unless noted):
+ *   hypercall_rtt   GNTTABOP_query_size through gnt_grant_table_op, against
+ *                   unix_socket_rtt: a 32+16-byte request / 32+16-byte reply
+ *                   over a socketpair to a blocking read()/write() server.
+ *   map_N           gnt_map_refs + read one byte per page + gnt_unmap_refs
+ *                   of N frames that are N separate 1-page units (gntd sends
+ *                   N descriptors), against raw_fdpass_mmap_N: request, reply
+ *                   with N memfds (SCM_RIGHTS, <= 253 a message), N mmap
+ *                   MAP_FIXED into a reserved range, touch, close, re-reserve,
+ *                   unmap message + ack.  Same message sizes as gnt's.
+ *   map_N_unit      the same with the N frames in one N-page unit (one
+ *                   descriptor, one mmap, MAP_POPULATE from 16 pages as
+ *                   libgnt does), against the raw one-memfd equivalent.
+ *   map_256MiB      one gnt_map_refs of 65536 refs to one 65536-page unit +
+ *                   touch (unmap untimed), against raw_populate_256MiB: mmap
+ *                   MAP_POPULATE of a populated 256 MiB memfd + touch; also
+ *                   per page.
+ *   *_same_cpu      hypercall_rtt and map_1 with the mapper moved onto gntd's
+ *                   CPU (only when gntd is pinned elsewhere).
+ *   memcpy_64MiB, pipe_rtt: informational (their own baseline, ratio 1).
+ *
+ * Where gntd runs (--gntd-cpu): the raw server always runs on the same CPU as
+ * gntd, so either placement is a fair comparison.  Default: CPU 1, opposite
+ * the mapper (CPU 0) - the "cross-core" set-up of the reference baselines
+ * (client CPU 0, broker CPU 1), and what a gntd serving many domains on many
+ * CPUs sees.  gntd on the mapper's CPU (--gntd-cpu 0) is faster in absolute
+ * terms on this 2-vCPU VM, for gnt and raw alike (a cross-vCPU wake-up costs
+ * ~5-6 us each way here): measured hypercall_rtt 4.2 us vs 11-13 us, map_1
+ * 16 us vs 28-33 us; the ratios to the raw baseline are also lower there
+ * (hypercall 1.11-1.2x vs 1.2-1.35x), because an epoll server's extra cost
+ * (readiness, then recvmsg) is mostly a cross-CPU one.  Unpinned behaves like
+ * cross-core.  The *_same_cpu lines report the same-CPU figures in every run.
+ *
+ * Output: --json gives one object per line,
+ *   {"bench":N,"value":X,"unit":U,"baseline":B,"baseline_value":Y,"ratio":X/Y}
+ * otherwise an aligned table of the same figures (plus the target).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gnt/gnt.h"
+
+#define PG 4096ul
+#define HDR 32u                 /* the size of gnt's message header */
+#define MAX_FDS_PER_MSG 253     /* SCM_MAX_FD */
+#define MAP_OP_SZ sizeof(struct gnttab_map_grant_ref)     /* 32 */
+#define UNMAP_OP_SZ sizeof(struct gnttab_unmap_grant_ref) /* 24 */
+#define MAP_LOC_SZ 8u           /* gnt's per-op reply tail (fd index, page) */
+#define QUERY_SZ sizeof(struct gnttab_query_size)         /* 16 */
+#define POPULATE_MIN 16u        /* libgnt's MAP_POPULATE threshold (map.c) */
+#define BIG_PAGES 65536u        /* 256 MiB */
+#define MAX_N 1024u
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static pid_t parent_pid;
+static const char *only;   /* --only: comma-separated bench names */
+static double scale = 1.0; /* --scale: iteration multiplier */
+
+static bool want(const char *name)
+{
+	size_t l = strlen(name);
+	for (const char *p = only; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == l && !strncmp(p, name, n))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return !only;
+}
+
+static int scaled(int iters)
+{
+	double v = iters * scale;
+	return v < 3 ? 3 : (int)v;
+}
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	fprintf(stderr, "gnt-bench[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (e)
+		fprintf(stderr, " (%s)", strerror(e));
+	fputc('\n', stderr);
+	if (getpid() == parent_pid)
+		exit(1); /* atexit: cleanup() */
+	_exit(1);
+}
+#define CHECK(c)                                                                   \
+	do {                                                                       \
+		if (!(c))                                                          \
+			die("%s:%d: check failed: %s", __FILE__, __LINE__, #c);    \
+	} while (0)
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void pin_cpu(int cpu)
+{
+	cpu_set_t s;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	if (sched_setaffinity(0, sizeof(s), &s) < 0)
+		die("sched_setaffinity(cpu %d)", cpu);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* sorts v */
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n & 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			die("write");
+		p += w;
+		len -= (size_t)w;
+	}
+}
+
+static void read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t r = read(fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = 0;
+			die("read (peer gone?)");
+		}
+		p += r;
+		len -= (size_t)r;
+	}
+}
+
+static volatile uint64_t sink;
+
+static inline uint8_t marker(uint32_t i)
+{
+	return (uint8_t)(i * 131u + 7u);
+}
+
+/* read one byte per page; verify the markers if asked */
+static void touch(const char *va, uint32_t n, bool verify)
+{
+	uint64_t s = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t b = *(const volatile uint8_t *)(va + (size_t)i * PG);
+		s += b;
+		if (verify && b != marker(i))
+			die("page %u: read %u, expected %u", i, b, marker(i));
+	}
+	sink += s;
+}
+
+/* ---- the raw baseline's wire: gnt's header size, plain syscalls ---------- */
+
+enum { RAW_PING = 1, RAW_MAP_SEP, RAW_MAP_UNIT, RAW_UNMAP, RAW_PIPE, RAW_GET_BIG };
+
+struct rhdr {
+	uint32_t magic, op, count, len;
+	int32_t rc;
+	uint32_t nfds, aux, pad;
+};
+_Static_assert(sizeof(struct rhdr) == HDR, "raw header is gnt's header size");
+
+/* send len bytes with nfds descriptors, at most 253 per sendmsg; every batch
+ * but the last rides on one byte of its own (as gntd sends them) */
+static void send_with_fds(int s, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		uint32_t n = nfds > MAX_FDS_PER_MSG ? MAX_FDS_PER_MSG : nfds;
+		size_t chunk = n && nfds > n ? 1 : len - off;
+		union {
+			char b[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_MSG)];
+			struct cmsghdr align;
+		} cb;
+		struct iovec iov = {(void *)(buf + off), chunk};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		ssize_t w;
+
+		if (n) {
+			struct cmsghdr *cm;
+			mh.msg_control = cb.b;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+			memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+		}
+		w = sendmsg(s, &mh, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			die("sendmsg");
+		fds += n;
+		nfds -= n;
+		off += (size_t)w;
+	}
+}
+
+/* receive exactly len bytes (the expected reply), collecting descriptors */
+static void recv_with_fds(int s, uint8_t *buf, size_t len, int *fds, uint32_t *nfds,
+			  uint32_t max_fds)
+{
+	size_t got = 0;
+
+	*nfds = 0;
+	while (got < len) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_MSG)];
+			struct cmsghdr align;
+		} cb;
+		struct iovec iov = {buf + got, len - got};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
+				    .msg_controllen = sizeof(cb.b)};
+		ssize_t r = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			die("recvmsg");
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int *in = (int *)(void *)CMSG_DATA(cm);
+			for (int i = 0; i < k; i++) {
+				if (*nfds < max_fds)
+					fds[(*nfds)++] = in[i];
+				else
+					close(in[i]);
+			}
+		}
+		got += (size_t)r;
+	}
+}
+
+/* ---- raw server ----------------------------------------------------------- */
+
+struct raw_pool {
+	int sep[MAX_N];   /* 1-page memfds */
+	int unit16, unit1024;
+	int big;          /* 256 MiB */
+};
+
+static int populated_memfd(uint32_t pages)
+{
+	static uint8_t chunk[256 * PG];
+	int fd = memfd_create("raw-frames", MFD_CLOEXEC);
+
+	CHECK(fd >= 0);
+	CHECK(ftruncate(fd, (off_t)(pages * PG)) == 0);
+	for (uint32_t p = 0; p < pages;) {
+		uint32_t k = pages - p < 256 ? pages - p : 256;
+		memset(chunk, 0, sizeof(chunk));
+		for (uint32_t i = 0; i < k; i++)
+			chunk[i * PG] = marker(p + i);
+		CHECK(pwrite(fd, chunk, k * PG, (off_t)p * PG) == (ssize_t)(k * PG));
+		p += k;
+	}
+	return fd;
+}
+
+static void raw_server(int s, int pipe_in, int pipe_out)
+{
+	static struct raw_pool pool;
+	size_t cap = 4u << 20, have = 0;
+	uint8_t *in = malloc(cap), *out = malloc(cap);
+
+	CHECK(in && out);
+	memset(out, 0, cap);
+	for (uint32_t i = 0; i < MAX_N; i++)
+		pool.sep[i] = populated_memfd(1); /* each holds marker(0) */
+	pool.unit16 = populated_memfd(16);
+	pool.unit1024 = populated_memfd(1024);
+	pool.big = populated_memfd(BIG_PAGES);
+
+	for (;;) {
+		struct rhdr h, *rh = (struct rhdr *)(void *)out;
+		ssize_t r;
+
+		/* a plain blocking server: read what is there, until a request is
+		 * complete (one read() per request in practice) */
+		while (have < HDR || have < HDR + ((struct rhdr *)(void *)in)->len) {
+			r = read(s, in + have, cap - have);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0)
+				_exit(0); /* the mapper is done */
+			if (r < 0)
+				die("raw server read");
+			have += (size_t)r;
+		}
+		memcpy(&h, in, sizeof(h));
+		CHECK(h.len <= cap - HDR);
+		have -= HDR + h.len; /* requests are never pipelined */
+		CHECK(have == 0);
+		*rh = h;
+		switch (h.op) {
+		case RAW_PING:
+		case RAW_UNMAP:
+			/* echo the payload, as gntd returns the op array */
+			memcpy(out + HDR, in + HDR, h.len);
+			write_full(s, out, HDR + h.len);
+			break;
+		case RAW_MAP_SEP:
+		case RAW_MAP_UNIT: {
+			uint32_t n = h.count;
+			const int *fds = pool.sep;
+			uint32_t nfds = n;
+			CHECK(n >= 1 && n <= MAX_N && h.len == n * MAP_OP_SZ);
+			if (h.op == RAW_MAP_UNIT && n > 1) {
+				CHECK(n == 16 || n == 1024);
+				fds = n == 16 ? &pool.unit16 : &pool.unit1024;
+				nfds = 1;
+			}
+			rh->len = n * (uint32_t)(MAP_OP_SZ + MAP_LOC_SZ);
+			rh->nfds = nfds;
+			send_with_fds(s, out, HDR + rh->len, fds, nfds);
+			break;
+		}
+		case RAW_GET_BIG:
+			rh->len = 0;
+			rh->nfds = 1;
+			send_with_fds(s, out, HDR, &pool.big, 1);
+			break;
+		case RAW_PIPE: {
+			char c;
+			for (uint32_t i = 0; i < h.count; i++) {
+				read_full(pipe_in, &c, 1);
+				write_full(pipe_out, &c, 1);
+			}
+			rh->len = 0;
+			write_full(s, out, HDR);
+			break;
+		}
+		default:
+			die("raw server: op %u", h.op);
+		}
+	}
+}
+
+/* ---- granter (domain A) --------------------------------------------------- */
+
+/* What the granter sends the mapper: every ref, in the order of struct refs. */
+struct refs {
+	uint32_t domid;        /* the granter's domid */
+	uint32_t one;          /* a 1-page unit */
+	uint32_t u16[16];      /* one 16-page unit */
+	uint32_t u1024[1024];  /* one 1024-page unit */
+	uint32_t sep[MAX_N];   /* 1024 1-page units */
+	uint32_t big[BIG_PAGES]; /* one 65536-page unit */
+};
+
+static uint32_t grant_page(domid_t to, void *page, uint32_t i)
+{
+	int ref;
+
+	*(volatile uint8_t *)page = marker(i);
+	ref = gnt_grant_foreign_access(to, gnt_virt_to_gfn(page), 0);
+	if (ref < 0) {
+		errno = -ref;
+		die("grant_foreign_access");
+	}
+	return (uint32_t)ref;
+}
+
+static void grant_unit(domid_t to, uint32_t *refs, uint32_t n)
+{
+	char *p = gnt_alloc_pages(n);
+
+	if (!p)
+		die("gnt_alloc_pages(%u)", n);
+	for (uint32_t i = 0; i < n; i++)
+		refs[i] = grant_page(to, p + (size_t)i * PG, i);
+}
+
+static void granter(domid_t mapper, int refs_out, int done_in)
+{
+	struct refs *r = calloc(1, sizeof(*r));
+	char c;
+	int id = gnt_domid();
+
+	CHECK(r);
+	if (id < 0) {
+		errno = -id;
+		die("granter: gnt_domid");
+	}
+	r->domid = (uint32_t)id;
+	/* Small units first: an exposure of a multi-page unit is found by
+	 * scanning the granter's table from ref 0 (core expo_create), so the
+	 * refs of the 16- and 1024-page units sit low, the 256 MiB unit last. */
+	grant_unit(mapper, &r->one, 1);
+	grant_unit(mapper, r->u16, 16);
+	grant_unit(mapper, r->u1024, 1024);
+	for (uint32_t i = 0; i < MAX_N; i++) {
+		void *p = gnt_alloc_page();
+		if (!p)
+			die("gnt_alloc_page");
+		/* marker(i) of a separate frame i: the mapper maps them in a row */
+		r->sep[i] = grant_page(mapper, p, i);
+	}
+	grant_unit(mapper, r->big, BIG_PAGES);
+	write_full(refs_out, r, sizeof(*r));
+	close(refs_out);
+	/* idle until the mapper is gone (EOF) */
+	while (read(done_in, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+/* ---- mapper (domain B): the measurements ---------------------------------- */
+
+enum {
+	R_HC, R_MAP1, R_MAP16, R_MAP16U, R_MAP1024, R_MAP1024U, R_BIG, R_BIG_PP,
+	R_HC_SAME, R_MAP1_SAME, R_MEMCPY, R_PIPE, R_COUNT
+};
+
+struct result {
+	char name[40], unit[12], bname[40];
+	double value, bvalue, target;
+	uint32_t rounds;
+};
+
+struct ctx {
+	int s;                 /* raw socket */
+	int pipe_out, pipe_in; /* pipe ping-pong */
+	struct refs *refs;
+	domid_t granter;
+	uint8_t *buf, *rbuf;   /* raw request / reply buffers */
+};
+
+static struct result results[R_COUNT];
+
+static void set_result(int i, const char *name, const char *unit, const char *bname,
+		       double v, double bv, double target, int rounds)
+{
+	struct result *r = &results[i];
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->unit, sizeof(r->unit), "%s", unit);
+	snprintf(r->bname, sizeof(r->bname), "%s", bname);
+	r->value = v;
+	r->bvalue = bv;
+	r->target = target;
+	r->rounds = (uint32_t)rounds;
+}
+
+typedef double (*cycle_fn)(struct ctx *, void *arg, bool verify);
+
+/* Run `rounds` rounds of (warm + iters) cycles of a and b, alternating which
+ * goes first; per round the median of each, result the median of those. */
+static void paired(struct ctx *c, cycle_fn fa, void *aa, cycle_fn fb, void *ab, int rounds,
+		   int warm, int iters, double *ma, double *mb)
+{
+	double *va = calloc((size_t)rounds, sizeof(double));
+	double *vb = calloc((size_t)rounds, sizeof(double));
+	double *lat = calloc((size_t)iters, sizeof(double));
+
+	CHECK(va && vb && lat);
+	for (int r = 0; r < rounds; r++) {
+		for (int side = 0; side < 2; side++) {
+			bool is_a = (side == 0) == (r % 2 == 0);
+			cycle_fn f = is_a ? fa : fb;
+			void *arg = is_a ? aa : ab;
+			for (int i = 0; i < warm; i++)
+				f(c, arg, r == 0 && i == 0);
+			for (int i = 0; i < iters; i++)
+				lat[i] = f(c, arg, false);
+			(is_a ? va : vb)[r] = median(lat, iters);
+		}
+	}
+	*ma = median(va, rounds);
+	*mb = median(vb, rounds);
+	free(va);
+	free(vb);
+	free(lat);
+}
+
+/* -- hypercall round trip -- */
+
+static double gnt_hc_cycle(struct ctx *c, void *arg, bool verify)
+{
+	struct gnttab_query_size q = {.dom = DOMID_SELF};
+	uint64_t t0 = now_ns();
+	long rc = gnt_grant_table_op(GNTTABOP_query_size, &q, 1);
+	uint64_t t1 = now_ns();
+
+	(void)c, (void)arg;
+	if (rc != 0 || q.status != GNTST_okay)
+		die("query_size: rc %ld status %d", rc, q.status);
+	if (verify && (q.nr_frames == 0 || q.max_nr_frames < q.nr_frames))
+		die("query_size: %u/%u frames", q.nr_frames, q.max_nr_frames);
+	return (double)(t1 - t0) / 1e3;
+}
+
+static double raw_ping_cycle(struct ctx *c, void *arg, bool verify)
+{
+	struct rhdr *h = (struct rhdr *)(void *)c->buf;
+	uint64_t t0, t1;
+	size_t got = 0;
+
+	(void)arg;
+	*h = (struct rhdr){.magic = 1, .op = RAW_PING, .count = 1, .len = QUERY_SZ};
+	t0 = now_ns();
+	write_full(c->s, c->buf, HDR + QUERY_SZ);
+	while (got < HDR + QUERY_SZ) {
+		ssize_t r = read(c->s, c->rbuf + got, HDR + QUERY_SZ - got);
+		if (r <= 0)
+			die("raw ping read");
+		got += (size_t)r;
+	}
+	t1 = now_ns();
+	if (verify && ((struct rhdr *)(void *)c->rbuf)->op != RAW_PING)
+		die("raw ping: bad reply");
+	return (double)(t1 - t0) / 1e3;
+}
+
+/* -- map + touch + unmap of n frames -- */
+
+struct gmap {
+	uint32_t n;
+	const uint32_t *refs;
+	char *va;
+	struct gnttab_map_grant_ref *ops;
+	struct gnttab_unmap_grant_ref *uops;
+	bool no_unmap; /* the 256 MiB case: unmap outside the timed part */
+};
+
+static void gmap_init(struct gmap *g, uint32_t n, const uint32_t *refs)
+{
+	memset(g, 0, sizeof(*g));
+	g->n = n;
+	g->refs = refs;
+	g->va = gnt_alloc_ballooned_pages(n);
+	g->ops = calloc(n, sizeof(*g->ops));
+	g->uops = calloc(n, sizeof(*g->uops));
+	CHECK(g->va && g->ops && g->uops);
+}
+
+static double gnt_map_cycle(struct ctx *c, void *arg, bool verify)
+{
+	struct gmap *g = arg;
+	uint64_t t0, t1;
+	int rc;
+
+	for (uint32_t i = 0; i < g->n; i++)
+		gnt_set_map_op(&g->ops[i], g->va + (size_t)i * PG, GNTMAP_host_map, g->refs[i],
+			       c->granter);
+	t0 = now_ns();
+	rc = gnt_map_refs(g->ops, g->n);
+	if (rc != 0) {
+		errno = -rc;
+		die("gnt_map_refs(%u)", g->n);
+	}
+	for (uint32_t i = 0; i < g->n; i++)
+		if (g->ops[i].status != GNTST_okay)
+			die("map op %u of %u: status %d", i, g->n, g->ops[i].status);
+	touch(g->va, g->n, verify);
+	t1 = now_ns(); /* the 256 MiB case: map + touch only */
+	for (uint32_t i = 0; i < g->n; i++)
+		gnt_set_unmap_op(&g->uops[i], g->va + (size_t)i * PG, GNTMAP_host_map,
+				 g->ops[i].handle);
+	rc = gnt_unmap_refs(g->uops, g->n);
+	if (!g->no_unmap)
+		t1 = now_ns();
+	if (rc != 0) {
+		errno = -rc;
+		die("gnt_unmap_refs(%u)", g->n);
+	}
+	for (uint32_t i = 0; i < g->n; i++)
+		if (g->uops[i].status != GNTST_okay)
+			die("unmap op %u of %u: status %d", i, g->n, g->uops[i].status);
+	return (double)(t1 - t0) / 1e3;
+}
+
+struct rmap {
+	uint32_t n;
+	bool unit;      /* one n-page memfd (one fd) instead of n 1-page memfds */
+	char *slot;     /* reserved range */
+};
+
+static void rmap_init(struct rmap *r, uint32_t n, bool unit)
+{
+	r->n = n;
+	r->unit = unit;
+	r->slot = mmap(NULL, n * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	CHECK(r->slot != MAP_FAILED);
+}
+
+static double raw_map_cycle(struct ctx *c, void *arg, bool verify)
+{
+	struct rmap *r = arg;
+	static int fds[MAX_N];
+	struct rhdr *h = (struct rhdr *)(void *)c->buf;
+	uint32_t n = r->n, nfds, want = r->unit ? 1 : n;
+	size_t rlen = HDR + n * (MAP_OP_SZ + MAP_LOC_SZ);
+	uint64_t t0, t1;
+
+	*h = (struct rhdr){.magic = 1, .op = r->unit ? RAW_MAP_UNIT : RAW_MAP_SEP, .count = n,
+			   .len = n * (uint32_t)MAP_OP_SZ};
+	t0 = now_ns();
+	/* map request, reply with the descriptors */
+	write_full(c->s, c->buf, HDR + h->len);
+	recv_with_fds(c->s, c->rbuf, rlen, fds, &nfds, MAX_N);
+	if (nfds != want)
+		die("raw map: %u fds, expected %u", nfds, want);
+	if (r->unit) {
+		void *p = mmap(r->slot, n * PG, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_FIXED | (n >= POPULATE_MIN ? MAP_POPULATE : 0),
+			       fds[0], 0);
+		CHECK(p == r->slot);
+	} else {
+		for (uint32_t i = 0; i < n; i++) {
+			void *p = mmap(r->slot + (size_t)i * PG, PG, PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_FIXED, fds[i], 0);
+			CHECK(p == r->slot + (size_t)i * PG);
+		}
+	}
+	for (uint32_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	touch(r->slot, n, verify && r->unit);
+	if (verify && !r->unit)
+		for (uint32_t i = 0; i < n; i++)
+			CHECK(*(volatile uint8_t *)(r->slot + (size_t)i * PG) == marker(0));
+	/* unmap: give the range back to the reservation, tell the server, ack */
+	CHECK(mmap(r->slot, n * PG, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == r->slot);
+	*h = (struct rhdr){.magic = 1, .op = RAW_UNMAP, .count = n,
+			   .len = n * (uint32_t)UNMAP_OP_SZ};
+	for (uint32_t i = 0; i < n; i++) {
+		struct gnttab_unmap_grant_ref *u = (void *)(c->buf + HDR + i * UNMAP_OP_SZ);
+		u->host_addr = (uint64_t)(uintptr_t)(r->slot + (size_t)i * PG);
+		u->dev_bus_addr = 0;
+		u->handle = i;
+		u->status = 0;
+	}
+	write_full(c->s, c->buf, HDR + h->len);
+	read_full(c->s, c->rbuf, HDR + n * UNMAP_OP_SZ);
+	t1 = now_ns();
+	return (double)(t1 - t0) / 1e3;
+}
+
+/* -- 256 MiB: map + touch -- */
+
+struct rbig {
+	int fd;
+	char *slot;
+};
+
+static double raw_big_cycle(struct ctx *c, void *arg, bool verify)
+{
+	struct rbig *b = arg;
+	uint64_t t0, t1;
+	void *p;
+
+	(void)c;
+	t0 = now_ns();
+	p = mmap(b->slot, BIG_PAGES * PG, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED | MAP_POPULATE, b->fd, 0);
+	CHECK(p == b->slot);
+	touch(b->slot, BIG_PAGES, verify);
+	t1 = now_ns();
+	CHECK(mmap(b->slot, BIG_PAGES * PG, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == b->slot);
+	return (double)(t1 - t0) / 1e3;
+}
+
+/* -- pipe ping-pong (informational) -- */
+
+static double pipe_rtt(struct ctx *c, int rounds, int iters)
+{
+	struct rhdr h = {.magic = 1, .op = RAW_PIPE, .count = (uint32_t)iters};
+	double *v = calloc((size_t)rounds, sizeof(double));
+	double *lat = calloc((size_t)iters, sizeof(double));
+	double m;
+	char ch = 'p';
+
+	CHECK(v && lat);
+	for (int r = -1; r < rounds; r++) {
+		write_full(c->s, &h, sizeof(h));
+		for (int i = 0; i < iters; i++) {
+			uint64_t t0 = now_ns();
+			write_full(c->pipe_out, &ch, 1);
+			read_full(c->pipe_in, &ch, 1);
+			lat[i] = (double)(now_ns() - t0) / 1e3;
+		}
+		read_full(c->s, c->rbuf, HDR);
+		if (r >= 0)
+			v[r] = median(lat, iters);
+	}
+	m = median(v, rounds);
+	free(v);
+	free(lat);
+	return m;
+}
+
+static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_out, bool quick,
+		   int cpu_self, int cpu_gntd)
+{
+	struct ctx c = {.s = s, .pipe_out = pipe_out, .pipe_in = pipe_in};
+	int q = quick ? 3 : 1; /* --quick divides the iterations */
+	double g, r;
+
+	c.refs = malloc(sizeof(*c.refs));
+	c.buf = malloc(HDR + BIG_PAGES * 64);
+	c.rbuf = malloc(HDR + BIG_PAGES * 64);
+	CHECK(c.refs && c.buf && c.rbuf);
+	memset(c.buf, 0, HDR + BIG_PAGES * 64);
+	memset(c.rbuf, 0, HDR + BIG_PAGES * 64);
+	if (gnt_open() < 0)
+		die("mapper: gnt_open");
+	read_full(refs_in, c.refs, sizeof(*c.refs));
+	close(refs_in);
+	c.granter = (domid_t)c.refs->domid;
+
+	/* hypercall round trip vs a raw socket round trip, same sizes */
+	if (want("hypercall_rtt")) {
+		paired(&c, gnt_hc_cycle, NULL, raw_ping_cycle, NULL, 15, 300, scaled(4000 / q),
+		       &g, &r);
+		set_result(R_HC, "hypercall_rtt", "us", "unix_socket_rtt", g, r, 1.1, 15);
+	}
+
+	/* map + touch + unmap */
+	static const struct {
+		int idx;
+		uint32_t n;
+		bool unit;
+		int rounds, warm, iters;
+		const char *name, *bname;
+	} cases[] = {
+		{R_MAP1, 1, false, 15, 100, 1500, "map_1", "raw_fdpass_mmap_1"},
+		{R_MAP16, 16, false, 15, 30, 500, "map_16", "raw_fdpass_mmap_16"},
+		{R_MAP16U, 16, true, 15, 50, 1000, "map_16_unit", "raw_fdpass_mmap_16_unit"},
+		{R_MAP1024, 1024, false, 11, 2, 25, "map_1024", "raw_fdpass_mmap_1024"},
+		{R_MAP1024U, 1024, true, 11, 10, 150, "map_1024_unit", "raw_fdpass_mmap_1024_unit"},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct gmap gm;
+		struct rmap rm;
+		const uint32_t *refs = cases[k].n == 1 ? &c.refs->one :
+				       !cases[k].unit ? c.refs->sep :
+				       cases[k].n == 16 ? c.refs->u16 : c.refs->u1024;
+		if (!want(cases[k].name))
+			continue;
+		gmap_init(&gm, cases[k].n, refs);
+		rmap_init(&rm, cases[k].n, cases[k].unit);
+		paired(&c, gnt_map_cycle, &gm, raw_map_cycle, &rm, cases[k].rounds,
+		       cases[k].warm, scaled(cases[k].iters / q), &g, &r);
+		set_result(cases[k].idx, cases[k].name, "us", cases[k].bname, g, r, 1.2,
+			   cases[k].rounds);
+		gnt_free_ballooned_pages(gm.va, gm.n);
+		munmap(rm.slot, rm.n * PG);
+		free(gm.ops);
+		free(gm.uops);
+	}
+
+	/* 256 MiB: one gnt_map_refs call of 65536 ops vs mmap MAP_POPULATE */
+	if (want("map_256MiB")) {
+		struct gmap gm;
+		struct rbig rb;
+		struct rhdr h = {.magic = 1, .op = RAW_GET_BIG};
+		uint32_t nfds;
+		int rounds = quick ? 3 : 7;
+
+		write_full(s, &h, sizeof(h));
+		recv_with_fds(s, c.rbuf, HDR, &rb.fd, &nfds, 1);
+		CHECK(nfds == 1);
+		rb.slot = mmap(NULL, BIG_PAGES * PG, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		CHECK(rb.slot != MAP_FAILED);
+		gmap_init(&gm, BIG_PAGES, c.refs->big);
+		gm.no_unmap = true;
+		paired(&c, gnt_map_cycle, &gm, raw_big_cycle, &rb, rounds, 1, scaled(4), &g, &r);
+		set_result(R_BIG, "map_256MiB", "us", "raw_populate_256MiB", g, r, 2.0, rounds);
+		set_result(R_BIG_PP, "map_256MiB_per_page", "us", "raw_populate_256MiB_per_page",
+			   g / BIG_PAGES, r / BIG_PAGES, 2.0, rounds);
+		gnt_free_ballooned_pages(gm.va, gm.n);
+		munmap(rb.slot, BIG_PAGES * PG);
+		close(rb.fd);
+	}
+
+	/* pipe ping-pong, informational */
+	if (want("pipe_rtt")) {
+		r = pipe_rtt(&c, 9, scaled(5000 / q));
+		set_result(R_PIPE, "pipe_rtt", "us", "pipe_rtt", r, r, 0, 9);
+	}
+
+	/* The same two figures with the mapper moved onto gntd's (and the raw
+	 * server's) CPU: every wake-up is then a same-CPU one. */
+	if (cpu_gntd >= 0 && cpu_gntd != cpu_self) {
+		pin_cpu(cpu_gntd);
+		if (want("hypercall_rtt_same_cpu")) {
+			paired(&c, gnt_hc_cycle, NULL, raw_ping_cycle, NULL, 9, 300,
+			       scaled(4000 / q), &g, &r);
+			set_result(R_HC_SAME, "hypercall_rtt_same_cpu", "us",
+				   "unix_socket_rtt_same_cpu", g, r, 1.1, 9);
+		}
+		if (want("map_1_same_cpu")) {
+			struct gmap gm;
+			struct rmap rm;
+			gmap_init(&gm, 1, &c.refs->one);
+			rmap_init(&rm, 1, false);
+			paired(&c, gnt_map_cycle, &gm, raw_map_cycle, &rm, 9, 100,
+			       scaled(1500 / q), &g, &r);
+			set_result(R_MAP1_SAME, "map_1_same_cpu", "us", "raw_fdpass_mmap_1_same_cpu",
+				   g, r, 1.2, 9);
+		}
+		pin_cpu(cpu_self);
+	}
+
+	write_full(results_out, results, sizeof(results));
+	close(results_out);
+	_exit(0);
+}
+
+/* ---- memcpy (informational) ----------------------------------------------- */
+
+static double bench_memcpy(int reps)
+{
+	size_t sz = 64ul << 20;
+	char *a = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *b = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	double v[16], m;
+
+	CHECK(a != MAP_FAILED && b != MAP_FAILED && reps <= 16);
+	memset(a, 1, sz);
+	memset(b, 2, sz);
+	memcpy(b, a, sz);
+	for (int r = 0; r < reps; r++) {
+		uint64_t t0 = now_ns();
+		for (int k = 0; k < 8; k++) {
+			memcpy(b, a, sz);
+			__asm__ volatile("" : : "r"(b) : "memory");
+		}
+		v[r] = 8.0 * (double)sz / (double)(now_ns() - t0); /* bytes/ns = GB/s */
+	}
+	m = median(v, reps);
+	munmap(a, sz);
+	munmap(b, sz);
+	return m;
+}
+
+/* ---- the parent: set-up, clean-up, output --------------------------------- */
+
+static char rundir[64];
+static pid_t gntd_pid = -1, kids[3] = {-1, -1, -1};
+static bool gntd_up;
+
+static void rm_rundir(void)
+{
+	char p[128];
+
+	if (!rundir[0])
+		return;
+	snprintf(p, sizeof(p), "%s/gntd.sock", rundir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/gntd.pid", rundir);
+	unlink(p);
+	rmdir(rundir);
+	rundir[0] = 0;
+}
+
+static void cleanup(void)
+{
+	if (getpid() != parent_pid)
+		return;
+	for (int i = 0; i < 3; i++)
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+			kids[i] = -1;
+		}
+	if (gntd_up) {
+		gntd_up = false;
+		if (gnt_hv_stop() < 0 && gntd_pid > 0)
+			kill(gntd_pid, SIGKILL);
+	}
+	if (gntd_pid > 0) {
+		int st;
+		for (int i = 0; i < 2000 && waitpid(gntd_pid, &st, WNOHANG) == 0; i++)
+			usleep(1000);
+		if (waitpid(gntd_pid, &st, WNOHANG) == 0) {
+			kill(gntd_pid, SIGKILL);
+			waitpid(gntd_pid, &st, 0);
+		}
+		gntd_pid = -1;
+	}
+	rm_rundir();
+}
+
+static void on_signal(int sig)
+{
+	/* async-signal-safe part of cleanup: no gnt calls */
+	for (int i = 0; i < 3; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGKILL);
+	if (gntd_pid > 0)
+		kill(gntd_pid, SIGKILL);
+	if (rundir[0]) {
+		char p[128];
+		size_t l = strlen(rundir);
+		memcpy(p, rundir, l);
+		memcpy(p + l, "/gntd.sock", 11);
+		unlink(p);
+		memcpy(p + l, "/gntd.pid", 10);
+		unlink(p);
+		rmdir(rundir);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static pid_t read_gntd_pid(void)
+{
+	char p[128], b[32] = {0};
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/gntd.pid", rundir);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (read(fd, b, sizeof(b) - 1) <= 0)
+		b[0] = 0;
+	close(fd);
+	return (pid_t)atoi(b);
+}
+
+static void pin_pid(pid_t pid, int cpu)
+{
+	cpu_set_t s;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	if (sched_setaffinity(pid, sizeof(s), &s) < 0)
+		die("sched_setaffinity(gntd %d, cpu %d)", (int)pid, cpu);
+}
+
+/* fork a process of domain dom (tests/helpers.c th_spawn): the token goes to
+ * $GNT_FD, the uid is dropped when we are root */
+static pid_t spawn_in(uint32_t dom, int cpu, const int *close_fds, int nclose,
+		      void (*fn)(void *), void *arg)
+{
+	uid_t uid;
+	gid_t gid;
+	int fd = gnt_domain_token(dom, &uid, &gid);
+	pid_t pid;
+
+	if (fd < 0) {
+		errno = -fd;
+		die("token for d%u", dom);
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		char num[16];
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
+		alarm(0);
+		for (int i = 0; i < nclose; i++)
+			close(close_fds[i]);
+		pin_cpu(cpu);
+		snprintf(num, sizeof(num), "%d", fd);
+		setenv("GNT_FD", num, 1);
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		     setresuid(uid, uid, uid) < 0))
+			die("dropping to uid %u", uid);
+		fn(arg);
+		_exit(0);
+	}
+	close(fd);
+	return pid;
+}
+
+struct granter_args {
+	domid_t mapper;
+	int refs_out, done_in;
+};
+static void granter_main(void *p)
+{
+	struct granter_args *a = p;
+	granter(a->mapper, a->refs_out, a->done_in);
+}
+
+struct mapper_args {
+	int s, pipe_out, pipe_in, refs_in, results_out;
+	bool quick;
+	int cpu_self, cpu_gntd;
+};
+static void mapper_main(void *p)
+{
+	struct mapper_args *a = p;
+	mapper(a->s, a->pipe_out, a->pipe_in, a->refs_in, a->results_out, a->quick, a->cpu_self,
+	       a->cpu_gntd);
+}
+
+static const char *fmt_num(char *b, size_t n, double v)
+{
+	if (v >= 1000 || v <= -1000)
+		snprintf(b, n, "%.1f", v);
+	else if (v >= 1 || v <= -1)
+		snprintf(b, n, "%.3f", v);
+	else
+		snprintf(b, n, "%.4f", v);
+	return b;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gnt-bench [--json] [--gntd-cpu N] [--quick] [--only LIST] [--scale X]\n"
+		"  Starts a private gntd, two domains and a raw-baseline server and prints\n"
+		"  gnt's figures beside baselines measured in the same run.\n"
+		"  --json        one JSON object per line\n"
+		"  --gntd-cpu N  pin gntd (and the raw server) to CPU N (default 1, the CPU\n"
+		"                opposite the mapper on CPU 0: cross-core); -1: unpinned\n"
+		"  --quick       fewer iterations (about a third)\n"
+		"  --only LIST   run only these benches (comma-separated names)\n"
+		"  --scale X     multiply the iterations per round by X\n");
+}
+
+int main(int argc, char **argv)
+{
+	bool json = false, quick = false;
+	int gntd_cpu = 1, cpu_map = 0, cpu_grant = 1, rc;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rs[2], p_ms[2], p_sm[2], p_refs[2], p_done[2], p_res[2];
+	struct mapper_args ma;
+	struct granter_args ga;
+	uint32_t dom_a, dom_b;
+	double memcpy_gbs;
+	uint64_t t_start = now_ns();
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--quick"))
+			quick = true;
+		else if (!strcmp(argv[i], "--gntd-cpu") && i + 1 < argc)
+			gntd_cpu = atoi(argv[++i]);
+		else if (!strncmp(argv[i], "--gntd-cpu=", 11))
+			gntd_cpu = atoi(argv[i] + 11);
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else if (!strcmp(argv[i], "--scale") && i + 1 < argc)
+			scale = atof(argv[++i]);
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (ncpu < 2) { /* one CPU: everything on it */
+		cpu_grant = 0;
+		if (gntd_cpu > 0)
+			gntd_cpu = 0;
+	}
+	if (gntd_cpu >= ncpu)
+		gntd_cpu = (int)ncpu - 1;
+	parent_pid = getpid();
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGALRM, on_signal); /* watchdog: a hang must not leave gntd behind */
+	signal(SIGPIPE, SIG_IGN);
+	alarm(300);
+
+	/* memcpy first, alone, on the mapper's CPU */
+	pin_cpu(cpu_map);
+	memcpy_gbs = want("memcpy_64MiB") ? bench_memcpy(quick ? 3 : 7) : 0;
+	{
+		cpu_set_t all;
+		CPU_ZERO(&all);
+		for (long i = 0; i < ncpu && i < CPU_SETSIZE; i++)
+			CPU_SET(i, &all);
+		sched_setaffinity(0, sizeof(all), &all);
+	}
+
+	/* a private gntd */
+	snprintf(rundir, sizeof(rundir), "/tmp/gnt-bench.XXXXXX");
+	if (!mkdtemp(rundir)) {
+		rundir[0] = 0;
+		die("mkdtemp");
+	}
+	setenv("GNT_RUNTIME_DIR", rundir, 1);
+	setenv("GNT_NO_DAEMON", "1", 1);
+	fflush(NULL);
+	{
+		/* Our own uid range for the domains' processes: as root gntd runs
+		 * domain d under uid-base + d and kills a dying domain with
+		 * kill(-1) under that uid, so with the default base a gntd of
+		 * someone else's (tests running meanwhile) killing its domain 2
+		 * would kill our mapper too. */
+		static char base[16];
+		static const char *args[4] = {"--uid-base", base, NULL, NULL};
+		snprintf(base, sizeof(base), "%u",
+			 0x60000000u + (((unsigned)getpid() & 0xffffu) << 15));
+		if (getenv("GNT_BENCH_VERBOSE"))
+			args[2] = "-v";
+		rc = gnt_hv_start(args);
+	}
+	if (rc < 0) {
+		errno = -rc;
+		die("gntd did not start");
+	}
+	gntd_up = true;
+	gntd_pid = read_gntd_pid();
+	if (gntd_pid <= 0)
+		die("no gntd.pid in %s", rundir);
+	pin_pid(gntd_pid, gntd_cpu);
+
+	/* the raw server, before we hold a gnt connection it could inherit */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rs) == 0);
+	CHECK(pipe2(p_ms, O_CLOEXEC) == 0 && pipe2(p_sm, O_CLOEXEC) == 0);
+	fflush(NULL);
+	kids[0] = fork();
+	if (kids[0] < 0)
+		die("fork");
+	if (kids[0] == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
+		alarm(0);
+		pin_cpu(gntd_cpu);
+		close(rs[0]);
+		close(p_ms[1]);
+		close(p_sm[0]);
+		raw_server(rs[1], p_ms[0], p_sm[1]);
+		_exit(0);
+	}
+	close(rs[1]);
+	close(p_ms[0]);
+	close(p_sm[1]);
+
+	/* two domains; the granter's table holds 65536 + 2065 grants */
+	{
+		struct gnt_domain_config ca = {.max_grant_frames = 160};
+		int a = gnt_domain_create("bench-granter", &ca);
+		int b = gnt_domain_create("bench-mapper", NULL);
+		if (a <= 0 || b <= 0) {
+			errno = a <= 0 ? -a : -b;
+			die("domain create");
+		}
+		dom_a = (uint32_t)a;
+		dom_b = (uint32_t)b;
+	}
+	CHECK(pipe2(p_refs, O_CLOEXEC) == 0 && pipe2(p_done, O_CLOEXEC) == 0 &&
+	      pipe2(p_res, O_CLOEXEC) == 0);
+	ga = (struct granter_args){.mapper = (domid_t)dom_b, .refs_out = p_refs[1],
+				   .done_in = p_done[0]};
+	/* the granter must not hold the mapper's ends (EOF tells it to go) */
+	{
+		int others[] = {rs[0], p_ms[1], p_sm[0], p_refs[0], p_done[1], p_res[0], p_res[1]};
+		kids[1] = spawn_in(dom_a, cpu_grant, others, 7, granter_main, &ga);
+	}
+	close(p_refs[1]);
+	close(p_done[0]);
+	ma = (struct mapper_args){.s = rs[0], .pipe_out = p_ms[1], .pipe_in = p_sm[0],
+				  .refs_in = p_refs[0], .results_out = p_res[1],
+				  .quick = quick, .cpu_self = cpu_map, .cpu_gntd = gntd_cpu};
+	{
+		int others[] = {p_res[0]};
+		kids[2] = spawn_in(dom_b, cpu_map, others, 1, mapper_main, &ma);
+	}
+	close(rs[0]);
+	close(p_ms[1]);
+	close(p_sm[0]);
+	close(p_refs[0]);
+	close(p_res[1]);
+	close(p_done[1]);
+
+	/* the mapper reports everything at the end */
+	{
+		size_t got = 0;
+		ssize_t r;
+		while (got < sizeof(results) &&
+		       (r = read(p_res[0], (char *)results + got, sizeof(results) - got)) != 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				die("reading results");
+			got += (size_t)r;
+		}
+		close(p_res[0]);
+		for (int i = 2; i >= 0; i--) {
+			int st;
+			waitpid(kids[i], &st, 0);
+			kids[i] = -1;
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				errno = 0;
+				die("%s failed (status 0x%x)",
+				    i == 2 ? "mapper" : i == 1 ? "granter" : "raw server", st);
+			}
+		}
+		if (got != sizeof(results)) {
+			errno = 0;
+			die("mapper sent no results");
+		}
+	}
+	if (want("memcpy_64MiB"))
+		set_result(R_MEMCPY, "memcpy_64MiB", "GB/s", "memcpy_64MiB", memcpy_gbs,
+			   memcpy_gbs, 0, quick ? 3 : 7);
+	cleanup();
+
+	if (!json)
+		printf("gnt-bench: mapper CPU %d, granter CPU %d, gntd + raw server CPU %d%s; "
+		       "%.1f s\n\n"
+		       "%-22s %12s %-5s  %-29s %12s %7s %7s\n",
+		       cpu_map, cpu_grant, gntd_cpu, gntd_cpu < 0 ? " (unpinned)" : "",
+		       (double)(now_ns() - t_start) / 1e9, "bench", "value", "unit", "baseline",
+		       "baseline", "ratio", "target");
+	for (int i = 0; i < R_COUNT; i++) {
+		struct result *r = &results[i];
+		if (!r->name[0])
+			continue; /* not run (--only) */
+		double ratio = r->bvalue > 0 ? r->value / r->bvalue : 0;
+		char v[32], bv[32], ra[32];
+
+		fmt_num(v, sizeof(v), r->value);
+		fmt_num(bv, sizeof(bv), r->bvalue);
+		snprintf(ra, sizeof(ra), "%.3f", ratio);
+		if (json) {
+			printf("{\"bench\":\"%s\",\"value\":%s,\"unit\":\"%s\",\"baseline\":\"%s\","
+			       "\"baseline_value\":%s,\"ratio\":%s}\n",
+			       r->name, v, r->unit, r->bname, bv, ra);
+		} else {
+			char tg[32] = "-";
+			if (r->target > 0)
+				snprintf(tg, sizeof(tg), "%s%.1fx", ratio <= r->target ? "" : "!",
+					 r->target);
+			printf("%-22s %12s %-5s  %-29s %12s %7s %7s\n", r->name, v, r->unit,
+			       r->bname, bv, ra, tg);
+		}
+	}
+	if (!json)
+		printf("\n(us per batch, median of per-round medians; ratio = value / "
+		       "baseline; '!' marks a missed target)\n");
+	return 0;
+}

@@ -207,16 +207,86 @@ static int flush_out(struct hv_conn *c)
 	return 0;
 }
 
+/* Send what the socket takes now, straight from the caller's header, payload
+ * and descriptors (no copy, no dup).  Descriptor batches ride on the first
+ * unsent byte, as in flush_out.  Returns the bytes sent (*fds_sent of the
+ * descriptors with them), or -errno. */
+static ssize_t send_direct(struct hv_conn *c, const struct gnt_msg *m, const void *payload,
+			   const int *fds, uint32_t nfds, uint32_t *fds_sent)
+{
+	size_t total = sizeof(*m) + m->len, off = 0;
+
+	*fds_sent = 0;
+	while (off < total) {
+		uint32_t left = nfds - *fds_sent;
+		uint32_t n = left > GNT_MSG_MAX_FDS ? GNT_MSG_MAX_FDS : left;
+		size_t end = n && left > n ? off + 1 : total;
+		struct iovec iov[2];
+		union {
+			char b[CMSG_SPACE(sizeof(int) * GNT_MSG_MAX_FDS)];
+			struct cmsghdr align;
+		} cbuf;
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 0};
+		ssize_t w;
+
+		if (off < sizeof(*m))
+			iov[mh.msg_iovlen++] = (struct iovec){
+				(char *)m + off, (end < sizeof(*m) ? end : sizeof(*m)) - off};
+		if (end > sizeof(*m)) {
+			size_t s = off > sizeof(*m) ? off - sizeof(*m) : 0;
+			iov[mh.msg_iovlen++] =
+				(struct iovec){(char *)payload + s, end - sizeof(*m) - s};
+		}
+		if (n) {
+			struct cmsghdr *cm;
+			mh.msg_control = cbuf.b;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+			memcpy(CMSG_DATA(cm), fds + *fds_sent, sizeof(int) * n);
+		}
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -errno;
+		}
+		*fds_sent += n;
+		off += (size_t)w;
+	}
+	return (ssize_t)off;
+}
+
 int hv_reply(struct hv_conn *c, const struct gnt_msg *req, int32_t rc,
 	     const void *payload, uint32_t len, const int *fds, uint32_t nfds)
 {
-	struct hv_out *o = calloc(1, sizeof(*o));
+	struct hv_out *o;
 	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = req->op, .cmd = req->cmd,
 			    .count = req->count, .len = len, .rc = rc, .nfds = nfds};
+	size_t total = sizeof(m) + len, sent = 0;
+	uint32_t fds_sent = 0;
+	bool direct = !c->out_head;
 
+	/* Nothing queued (the usual case): the reply goes out from here, and
+	 * only what the socket does not take now is copied and queued. */
+	if (direct) {
+		ssize_t w = send_direct(c, &m, payload, fds, nfds, &fds_sent);
+		if (w < 0)
+			return (int)w;
+		sent = (size_t)w;
+		if (sent == total)
+			return 0;
+	}
+	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	o->buf = malloc(sizeof(m) + len);
+	nfds -= fds_sent;
+	fds += fds_sent;
+	o->buf = malloc(total - sent);
 	o->fds = nfds ? malloc(nfds * sizeof(int)) : NULL;
 	if (!o->buf || (nfds && !o->fds)) {
 		free(o->buf);
@@ -224,10 +294,14 @@ int hv_reply(struct hv_conn *c, const struct gnt_msg *req, int32_t rc,
 		free(o);
 		return -ENOMEM;
 	}
-	memcpy(o->buf, &m, sizeof(m));
-	if (len)
-		memcpy(o->buf + sizeof(m), payload, len);
-	o->len = sizeof(m) + len;
+	if (sent < sizeof(m))
+		memcpy(o->buf, (char *)&m + sent, sizeof(m) - sent);
+	if (len) {
+		size_t s = sent > sizeof(m) ? sent - sizeof(m) : 0;
+		memcpy(o->buf + (sent < sizeof(m) ? sizeof(m) - sent : 0),
+		       (const char *)payload + s, len - s);
+	}
+	o->len = total - sent;
 	for (uint32_t i = 0; i < nfds; i++) {
 		o->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
 		if (o->fds[i] < 0) {
@@ -242,6 +316,11 @@ int hv_reply(struct hv_conn *c, const struct gnt_msg *req, int32_t rc,
 	else
 		c->out_head = o;
 	c->out_tail = o;
+	if (direct) {
+		/* the socket is full: go on when it drains */
+		conn_watch(c, true);
+		return 0;
+	}
 	return flush_out(c);
 }
 
@@ -324,6 +403,10 @@ static int conn_read(struct hv_conn *c)
 	}
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
+	/* descriptors come with a message's first byte: once every byte has
+	 * been consumed, any still queued were announced by no message */
+	if (c->in_len == 0 && c->ninfds)
+		return -EPROTO;
 	return 0;
 }
 
@@ -533,6 +616,12 @@ int main(int argc, char **argv)
 	while (hv->conns) {
 		hv_conn_kill(hv->conns);
 		conn_free(hv->conns);
+	}
+	/* domains that never had a process still hold our per-domain data */
+	for (struct gnt_domain *d = gnt_core_domain_next(hv->core, 0); d;
+	     d = gnt_core_domain_next(hv->core, d->id + 1u)) {
+		free(d->user);
+		d->user = NULL;
 	}
 	gnt_core_destroy(hv->core);
 	unlink(hv->sock_path);

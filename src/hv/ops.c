@@ -72,12 +72,35 @@ struct fdset {
 };
 #define FDSET_MAX (GNT_MSG_MAX_FDS * 16)
 
+/* (unit, access) -> index in the fdset being filled: open addressing, entries
+ * of earlier fdsets told apart by a generation number, so nothing is cleared
+ * between batches (a batch of n separate units was O(n^2) with a scan). */
+#define FDHASH_SIZE 8192u /* power of two, >= 2 * FDSET_MAX */
+static uint32_t fdhash_gen[FDHASH_SIZE], fdhash_cur;
+static uint16_t fdhash_idx[FDHASH_SIZE];
+
+static void fdset_reset(struct fdset *s)
+{
+	s->n = 0;
+	if (++fdhash_cur == 0) { /* wrapped: forget everything */
+		memset(fdhash_gen, 0, sizeof(fdhash_gen));
+		fdhash_cur = 1;
+	}
+}
+
 static int32_t fdset_add(struct fdset *s, struct gnt_unit *u, int writable)
 {
-	/* batches are usually sequential in one unit: look back first */
-	for (uint32_t i = s->n; i-- > 0;)
+	uint32_t h;
+
+	/* batches are usually sequential in one unit: the last one first */
+	if (s->n && s->unit[s->n - 1] == u->id && s->rw[s->n - 1] == writable)
+		return (int32_t)(s->n - 1);
+	h = ((u->id * 2u + (uint32_t)!!writable) * 2654435761u) & (FDHASH_SIZE - 1);
+	for (; fdhash_gen[h] == fdhash_cur; h = (h + 1) & (FDHASH_SIZE - 1)) {
+		uint16_t i = fdhash_idx[h];
 		if (s->unit[i] == u->id && s->rw[i] == writable)
-			return (int32_t)i;
+			return i;
+	}
 	if (s->n == FDSET_MAX)
 		return -1;
 	s->fd[s->n] = hv_backing_fd(u->backing, writable);
@@ -85,7 +108,33 @@ static int32_t fdset_add(struct fdset *s, struct gnt_unit *u, int writable)
 		return -1;
 	s->unit[s->n] = u->id;
 	s->rw[s->n] = (uint8_t)writable;
+	fdhash_gen[h] = fdhash_cur;
+	fdhash_idx[h] = (uint16_t)s->n;
 	return (int32_t)s->n++;
+}
+
+/* Scratch memory for batched requests, kept from one request to the next:
+ * a fresh malloc of a big batch is a fresh mmap, and faulting it in again on
+ * every request cost gntd more than its own work on the batch.  gntd handles
+ * one request at a time, and hv_reply copies what it cannot send at once. */
+enum { SCR_OUT, SCR_UNITS, SCR_PAGES, SCR_FDSET, SCR_N };
+
+static void *scratch(int slot, size_t len)
+{
+	static struct {
+		void *p;
+		size_t cap;
+	} s[SCR_N];
+
+	if (len > s[slot].cap) {
+		void *n = malloc(len); /* nothing to keep: no realloc */
+		if (!n)
+			return NULL;
+		free(s[slot].p);
+		s[slot].p = n;
+		s[slot].cap = len;
+	}
+	return s[slot].p;
 }
 
 static int hc_map(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
@@ -97,20 +146,19 @@ static int hc_map(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 	uint32_t *pages;
 	struct fdset *fs;
 	uint8_t *out;
-	int rc = -ENOMEM;
 
 	if (n == 0 || n > GNT_MAP_BATCH_MAX || m->len != n * sizeof(*ops))
 		return -EPROTO;
-	out = malloc((size_t)n * (sizeof(*ops) + sizeof(*loc)));
-	units = malloc(n * sizeof(*units));
-	pages = malloc(n * sizeof(*pages));
-	fs = malloc(sizeof(*fs));
+	out = scratch(SCR_OUT, (size_t)n * (sizeof(*ops) + sizeof(*loc)));
+	units = scratch(SCR_UNITS, n * sizeof(*units));
+	pages = scratch(SCR_PAGES, n * sizeof(*pages));
+	fs = scratch(SCR_FDSET, sizeof(*fs));
 	if (!out || !units || !pages || !fs)
-		goto out;
+		return -ENOMEM;
 	ops = (void *)out;
 	loc = (void *)(out + (size_t)n * sizeof(*ops));
 	memcpy(ops, pl, m->len); /* private copy: checked and used from here */
-	fs->n = 0;
+	fdset_reset(fs);
 	gnt_core_map(hv->core, conn_domain(c), ops, n, units, pages);
 	for (uint32_t i = 0; i < n; i++) {
 		loc[i].fd_index = -1;
@@ -127,14 +175,8 @@ static int hc_map(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 			ops[i].handle = UINT32_MAX;
 		}
 	}
-	rc = hv_reply(c, m, 0, out, (uint32_t)((size_t)n * (sizeof(*ops) + sizeof(*loc))),
-		      fs->fd, fs->n);
-out:
-	free(out);
-	free(units);
-	free(pages);
-	free(fs);
-	return rc;
+	return hv_reply(c, m, 0, out, (uint32_t)((size_t)n * (sizeof(*ops) + sizeof(*loc))),
+			fs->fd, fs->n);
 }
 
 static int hc_simple_batch(struct hv_conn *c, const struct gnt_msg *m,
@@ -142,11 +184,10 @@ static int hc_simple_batch(struct hv_conn *c, const struct gnt_msg *m,
 {
 	uint32_t n = m->count;
 	uint8_t *ops;
-	int rc;
 
 	if (n == 0 || n > GNT_MAP_BATCH_MAX || m->len != n * esz)
 		return -EPROTO;
-	ops = malloc(m->len);
+	ops = scratch(SCR_OUT, m->len);
 	if (!ops)
 		return -ENOMEM;
 	memcpy(ops, pl, m->len);
@@ -158,9 +199,7 @@ static int hc_simple_batch(struct hv_conn *c, const struct gnt_msg *m,
 		gnt_core_copy(hv->core, conn_domain(c), (void *)ops, n);
 		break;
 	}
-	rc = hv_reply(c, m, 0, ops, m->len, NULL, 0);
-	free(ops);
-	return rc;
+	return hv_reply(c, m, 0, ops, m->len, NULL, 0);
 }
 
 static int hc_grant_table(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)

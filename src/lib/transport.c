@@ -78,6 +78,23 @@ static int send_all(int fd, const struct gnt_msg *m, const void *pl, const int *
 	return 0;
 }
 
+/* Descriptors that came with mh go to fds (up to max_fds; the rest are closed). */
+static void take_fds(struct msghdr *mh, int *fds, uint32_t *nfds, uint32_t max_fds)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		int *in = (int *)(void *)CMSG_DATA(cm);
+		for (int i = 0; i < n; i++) {
+			if (fds && *nfds < max_fds)
+				fds[(*nfds)++] = in[i];
+			else
+				close(in[i]);
+		}
+	}
+}
+
 /* Read exactly len bytes into buf (NULL: discard), collecting descriptors. */
 static int recv_exact(int fd, void *buf, size_t len, int *fds, uint32_t *nfds,
 		      uint32_t max_fds)
@@ -110,19 +127,58 @@ static int recv_exact(int fd, void *buf, size_t len, int *fds, uint32_t *nfds,
 		}
 		if (r == 0)
 			return -ECONNRESET;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			int *in = (int *)(void *)CMSG_DATA(cm);
-			for (int i = 0; i < n; i++) {
-				if (fds && *nfds < max_fds)
-					fds[(*nfds)++] = in[i];
-				else
-					close(in[i]);
-			}
-		}
+		take_fds(&mh, fds, nfds, max_fds);
 		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* The reply's header and as much of its payload as fits in out, in as few
+ * recvmsg calls as the socket allows (one for a small reply): a connection
+ * carries one request at a time, so there is nothing after this reply to
+ * read by mistake.  The header is checked as soon as it is in. */
+static int recv_reply(int fd, struct gnt_msg *r, uint32_t op, uint32_t cmd, void *out,
+		      uint32_t out_len, int *fds, uint32_t *nfds, uint32_t max_fds)
+{
+	size_t got = 0, want;
+
+	if (!out)
+		out_len = 0;
+	want = sizeof(*r) + out_len;
+	while (got < want) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * GNT_MSG_MAX_FDS)];
+			struct cmsghdr align;
+		} cbuf;
+		struct iovec iov[2];
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 0, .msg_control = cbuf.b,
+				    .msg_controllen = sizeof(cbuf.b)};
+		size_t s = got > sizeof(*r) ? got - sizeof(*r) : 0;
+		ssize_t n;
+
+		if (got < sizeof(*r))
+			iov[mh.msg_iovlen++] = (struct iovec){(char *)r + got, sizeof(*r) - got};
+		if (want > sizeof(*r) + s)
+			iov[mh.msg_iovlen++] =
+				(struct iovec){(char *)out + s, want - sizeof(*r) - s};
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		take_fds(&mh, fds, nfds, max_fds);
+		if (got < sizeof(*r) && got + (size_t)n >= sizeof(*r)) {
+			/* the header is in: now we know how long the payload is */
+			if (r->magic != GNT_PROTO_MAGIC || r->op != op || r->cmd != cmd)
+				return -EPROTO;
+			want = sizeof(*r) + (r->len < out_len ? r->len : out_len);
+			if (got + (size_t)n > want)
+				return -EPROTO; /* more than this reply */
+		}
+		got += (size_t)n;
 	}
 	return 0;
 }
@@ -144,17 +200,10 @@ int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t
 	if (err < 0)
 		return err;
 	__atomic_fetch_add(&gnt__g.hypercalls, 1, __ATOMIC_RELAXED);
-	err = recv_exact(gnt__g.fd, &r, sizeof(r), fds, nfds, maxfds);
-	if (err < 0)
-		return err;
-	if (r.magic != GNT_PROTO_MAGIC || r.op != op || r.cmd != cmd)
-		return -EPROTO;
-	if (r.len <= out_len) {
-		err = recv_exact(gnt__g.fd, out, r.len, fds, nfds, maxfds);
-	} else {
-		err = recv_exact(gnt__g.fd, out, out_len, fds, nfds, maxfds);
-		if (!err)
-			err = recv_exact(gnt__g.fd, NULL, r.len - out_len, fds, nfds, maxfds);
+	err = recv_reply(gnt__g.fd, &r, op, cmd, out, out_len, fds, nfds, maxfds);
+	if (!err && r.len > (out ? out_len : 0)) {
+		/* more than the caller has room for: drain it, fail */
+		err = recv_exact(gnt__g.fd, NULL, r.len - (out ? out_len : 0), fds, nfds, maxfds);
 		if (!err)
 			err = -EPROTO;
 	}

@@ -109,6 +109,11 @@ static int64_t p2m_index(const struct gnt_domain *d, uint64_t gfn)
 {
 	uint32_t lo = 0, hi = d->p2m_len;
 
+	/* batches walk one unit page by page: try the last hit first */
+	if (d->p2m_hint < d->p2m_len && gfn >= d->p2m[d->p2m_hint]->base_gfn &&
+	    gfn < d->p2m[d->p2m_hint]->base_gfn + d->p2m[d->p2m_hint]->npages)
+		return d->p2m_hint;
+
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		const struct gnt_unit *u = d->p2m[mid];
@@ -117,7 +122,7 @@ static int64_t p2m_index(const struct gnt_domain *d, uint64_t gfn)
 		else if (gfn >= u->base_gfn + u->npages)
 			lo = mid + 1;
 		else
-			return mid;
+			return ((struct gnt_domain *)d)->p2m_hint = mid;
 	}
 	return -1;
 }

@@ -102,6 +102,7 @@ struct gnt_domain {
 	/* p2m: units sorted by base_gfn */
 	struct gnt_unit **p2m;
 	uint32_t p2m_len, p2m_cap;
+	uint32_t p2m_hint;          /* index of the last lookup's unit */
 	/* grant table (v1) shared with the domain */
 	grant_entry_v1_t *table;
 	void *table_backing;

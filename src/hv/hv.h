@@ -48,6 +48,7 @@ struct hv {
 	struct hv_conn *conns;
 	uint64_t nconns, hypercalls;
 	uid_t uid_base;
+	uint64_t spin_ns;       /* poll this long after a request before sleeping */
 	bool privileged;        /* root: domains run under their own uids */
 	bool quit;
 	int verbose;

@@ -521,7 +521,8 @@ static int do_control(struct hv_conn *c, const struct gnt_msg *m, const uint8_t 
 			e.flags = (uint16_t)combo;
 			e.domid = (uint16_t)(combo >> 16);
 			e.frame = __atomic_load_n(&d->table[r].frame, __ATOMIC_RELAXED);
-			if (!(e.flags & GTF_type_mask) && !(a->rd + a->wr))
+			unsigned busy = (unsigned)a->rd + a->wr + a->xr + a->xw;
+			if (!(e.flags & GTF_type_mask) && !busy)
 				continue;
 			v[n].ref = r;
 			v[n].flags = e.flags;
@@ -529,7 +530,8 @@ static int do_control(struct hv_conn *c, const struct gnt_msg *m, const uint8_t 
 			v[n].frame = e.frame;
 			v[n].rd_pins = a->rd;
 			v[n].wr_pins = a->wr;
-			v[n].pinned_by = (a->rd + a->wr) ? a->domid : DOMID_INVALID;
+			/* pinned_by also when only the unit's exposure pins it */
+			v[n].pinned_by = busy ? a->domid : DOMID_INVALID;
 			n++;
 		}
 		rc = hv_reply(c, m, (int32_t)n, v, n * (uint32_t)sizeof(*v), NULL, 0);

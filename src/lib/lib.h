@@ -21,8 +21,8 @@ struct gnt__state {
 	uint32_t max_frames, nr_frames;
 	size_t table_bytes;
 	uint64_t hypercalls;
-	/* handle -> address of this process's mapping */
-	uint64_t *haddr;
+	/* handle -> address of this process's mapping, and its dev_bus_addr */
+	uint64_t *haddr, *hdev;
 	uint32_t haddr_len;
 };
 

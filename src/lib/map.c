@@ -16,27 +16,46 @@
 
 #define POPULATE_MIN_PAGES 16 /* prefault runs this long: faults cost more */
 
-static int haddr_set(uint32_t h, uint64_t addr)
+static int haddr_set(uint32_t h, uint64_t addr, uint64_t dev)
 {
 	if (h >= gnt__g.haddr_len) {
 		uint32_t n = gnt__g.haddr_len ? gnt__g.haddr_len : 1024;
-		uint64_t *p;
+		uint64_t *p, *d;
 		while (n <= h)
 			n *= 2;
 		p = realloc(gnt__g.haddr, n * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
-		memset(p + gnt__g.haddr_len, 0, (n - gnt__g.haddr_len) * sizeof(*p));
 		gnt__g.haddr = p;
+		d = realloc(gnt__g.hdev, n * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		gnt__g.hdev = d;
+		memset(p + gnt__g.haddr_len, 0, (n - gnt__g.haddr_len) * sizeof(*p));
+		memset(d + gnt__g.haddr_len, 0, (n - gnt__g.haddr_len) * sizeof(*d));
 		gnt__g.haddr_len = n;
 	}
 	gnt__g.haddr[h] = addr;
+	gnt__g.hdev[h] = dev;
 	return 0;
 }
 
 static uint64_t haddr_get(uint32_t h)
 {
 	return h < gnt__g.haddr_len ? gnt__g.haddr[h] : 0;
+}
+
+/* Our mapping for this unmap op, if gntd will accept the op (its host_addr
+ * and dev_bus_addr, when given, are the mapping's); else 0, and the mapping
+ * must stay: a refused unmap changes nothing. */
+static uint64_t unmap_addr(const struct gnttab_unmap_grant_ref *op)
+{
+	uint64_t a = haddr_get(op->handle);
+
+	if (!a || (op->host_addr && op->host_addr != a) ||
+	    (op->dev_bus_addr && op->dev_bus_addr != gnt__g.hdev[op->handle]))
+		return 0;
+	return a;
 }
 
 static void reserve(uint64_t addr, size_t pages)
@@ -107,7 +126,8 @@ static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n)
 					 (j - i >= POPULATE_MIN_PAGES ? MAP_POPULATE : 0),
 				 fds[fdi], (off_t)loc[i].page * GNT_PAGE_SIZE);
 		for (uint32_t k = i; k < j; k++) {
-			if (p != MAP_FAILED && haddr_set(ops[k].handle, ops[k].host_addr) == 0)
+			if (p != MAP_FAILED &&
+			    haddr_set(ops[k].handle, ops[k].host_addr, ops[k].dev_bus_addr) == 0)
 				continue;
 			/* could not place it: give the mapping back */
 			struct gnttab_unmap_grant_ref u = {.handle = ops[k].handle};
@@ -129,14 +149,13 @@ static int do_unmap(struct gnttab_unmap_grant_ref *ops, uint32_t n)
 {
 	/* our own mappings go first: once gntd drops the pin, no access is left */
 	for (uint32_t i = 0; i < n;) {
-		uint64_t a = haddr_get(ops[i].handle);
+		uint64_t a = unmap_addr(&ops[i]);
 		uint32_t j = i + 1;
-		if (!a || (ops[i].host_addr && ops[i].host_addr != a)) {
+		if (!a) {
 			i++;
 			continue;
 		}
-		while (j < n && haddr_get(ops[j].handle) == a + (uint64_t)(j - i) * GNT_PAGE_SIZE &&
-		       (!ops[j].host_addr || ops[j].host_addr == haddr_get(ops[j].handle)))
+		while (j < n && unmap_addr(&ops[j]) == a + (uint64_t)(j - i) * GNT_PAGE_SIZE)
 			j++;
 		reserve(a, j - i);
 		i = j;

@@ -67,10 +67,10 @@ $(BUILD)/bin/gnt-demo: $(call obj,demo/gnt-demo.c) $(BUILD)/lib/libgnt.a
 $(BUILD)/tests/unit: $(call obj,$(UNIT_SRC) $(CORE_SRC) tests/runner.c)
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/integration: $(call obj,$(INTEG_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a
+$(BUILD)/tests/integration: $(call obj,$(INTEG_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a | $(BUILD)/bin/gntd
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/hostile: $(call obj,$(HOST_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a
+$(BUILD)/tests/hostile: $(call obj,$(HOST_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a | $(BUILD)/bin/gntd
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 

@@ -433,6 +433,10 @@ static void accept_control(void)
 		close(fd);
 		return;
 	}
+	if (hv->nconns >= HV_MAX_CONNS) {
+		close(fd);
+		return;
+	}
 	if (!hv_conn_add(fd, true, 0, cr.pid))
 		close(fd);
 }

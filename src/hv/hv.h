@@ -10,6 +10,11 @@
 #include "common/proto.h"
 #include "core/core.h"
 
+/* Processes (connections) per domain, and in all: each is a descriptor of
+ * gntd's, which has 20 000 on the reference machine, most kept for frames. */
+#define HV_MAX_CONNS_PER_DOMAIN 256
+#define HV_MAX_CONNS 4096
+
 struct hv_out {
 	struct hv_out *next;
 	uint8_t *buf;

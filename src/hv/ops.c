@@ -373,6 +373,16 @@ static int do_attach(struct hv_conn *c, int *fds, uint32_t nfds)
 			return -EPROTO;
 		}
 	}
+	/* connections are descriptors of ours: bounded per domain and in all */
+	{
+		struct gnt_domain *d = conn_domain(c);
+		struct hv_dom *hd = d ? d->user : NULL;
+		if ((hd && hd->nconns >= HV_MAX_CONNS_PER_DOMAIN) || hv->nconns >= HV_MAX_CONNS) {
+			hv_log("d%u: connection limit reached, attach refused", c->domid);
+			close(fd); /* the new process sees its connection close */
+			return 0;
+		}
+	}
 	/* the creator of the socket pair: the process that now joins */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0)
 		cr.pid = 0;

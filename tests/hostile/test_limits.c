@@ -6,9 +6,11 @@
  * excess op fails alone with Xen's status, and everything unmaps cleanly.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../helpers.h"
@@ -323,5 +325,58 @@ TEST(same_handles_unmapped_by_two_threads)
 	CHECK_EQ(th_wait(pa), 0);
 	th_expect_stats(&st0, 5000);
 	stop(&s);
+	th_gntd_stop();
+}
+
+/* A process that attaches connection after connection: gntd refuses past
+ * its per-domain limit (the new connection is closed), keeps serving, and
+ * every descriptor comes back when the process goes. */
+static void attach_flood(void *p)
+{
+	int *socks = calloc(400, sizeof(int)), ok = 0, refused = 0;
+	int token = atoi(getenv("GNT_FD"));
+	(void)p;
+
+	CHECK(socks);
+	for (int i = 0; i < 400 && !refused; i++) {
+		struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_ATTACH, .nfds = 1};
+		struct gnt_msg q = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_INFO};
+		struct gnt_msg r;
+		int sv[2], tfd = -1;
+		unsigned int nfds = 1;
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+		CHECK_EQ(th_raw_send(token, &m, NULL, 0, &sv[1], 1), 0);
+		close(sv[1]);
+		CHECK_EQ(th_raw_send(sv[0], &q, NULL, 0, NULL, 0), 0);
+		int rc = th_raw_recv(sv[0], &r, NULL, 0, &tfd, &nfds, 5000);
+		if (rc == 1) {
+			CHECK_EQ(r.rc, 0);
+			if (nfds)
+				close(tfd);
+			socks[ok++] = sv[0];
+		} else {
+			CHECK(rc == 0 || rc == -ECONNRESET); /* closed by gntd, no timeout */
+			close(sv[0]);
+			refused = 1;
+		}
+	}
+	CHECK(refused);
+	CHECK(ok >= 200 && ok < 256);
+	for (int i = 0; i < ok; i++)
+		close(socks[i]);
+	free(socks);
+}
+
+TEST(attach_flood_hits_connection_limit)
+{
+	struct gnt_hv_stats s0;
+	uint32_t a;
+
+	th_gntd_start();
+	s0 = th_stats();
+	a = th_domain("flood");
+	CHECK_EQ(th_wait(th_spawn(a, attach_flood, NULL)), 0);
+	th_expect_stats(&s0, 5000); /* the domain died with its process */
+	th_share_fresh();           /* and gntd still serves */
 	th_gntd_stop();
 }

@@ -23,7 +23,7 @@
 #define BATCH 1024u
 
 static char rundir[] = "/tmp/gnt-demo.XXXXXX";
-static int to_front[2], to_back[2], to_parent[2];
+static int to_back[2], to_parent[2];
 
 static double now_ms(void)
 {
@@ -222,6 +222,7 @@ int main(void)
 	char c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN); /* output cut short (| head) must not stop us */
 	if (!mkdtemp(rundir))
 		die("mkdtemp", errno);
 	atexit(cleanup);
@@ -239,10 +240,13 @@ int main(void)
 		die("creating domains", EIO);
 	printf("created domains d%u (frontend) and d%u (backend)%s\n", front, back,
 	       geteuid() == 0 ? ", each running under its own uid" : "");
-	if (pipe(to_front) || pipe(to_back) || pipe(to_parent))
+	if (pipe(to_back) || pipe(to_parent))
 		die("pipe", errno);
 	pf = spawn(front, frontend, back);
 	pb = spawn(back, backend, front);
+	/* keep only our ends: a child that dies then reads as EOF, not a hang */
+	close(to_parent[1]);
+	close(to_back[0]);
 	xread(to_parent[0], &c, 1);
 	show_stats("while mapped");
 	printf("killing the frontend (SIGKILL) while the backend maps its pages...\n");

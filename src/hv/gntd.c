@@ -510,12 +510,20 @@ static int claim_uid_slot(void)
 	return -EBUSY;
 }
 
+static volatile sig_atomic_t term;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	term = 1;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: gntd [-f] [-v] [--runtime-dir DIR] [--ready-fd N]\n"
 		"            [--max-grant-frames N] [--max-maptrack-frames N]\n"
-		"            [--uid-base UID] [--spin-us N]\n");
+		"            [--uid-base UID] [--spin-us N] [--die-with-parent]\n");
 	exit(2);
 }
 
@@ -529,9 +537,10 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{"runtime-dir", 1, 0, 'r'}, {"ready-fd", 1, 0, 'R'},
 		{"max-grant-frames", 1, 0, 'g'}, {"max-maptrack-frames", 1, 0, 'm'},
-		{"uid-base", 1, 0, 'u'}, {"spin-us", 1, 0, 's'}, {"foreground", 0, 0, 'f'}, {"verbose", 0, 0, 'v'},
+		{"uid-base", 1, 0, 'u'}, {"spin-us", 1, 0, 's'},
+		{"die-with-parent", 0, 0, 'P'}, {"foreground", 0, 0, 'f'}, {"verbose", 0, 0, 'v'},
 		{0, 0, 0, 0}};
-	int opt, ready_fd = -1, foreground = 0, rc;
+	int opt, ready_fd = -1, foreground = 0, die_with_parent = 0, rc;
 	const char *dir = NULL;
 	char dbuf[256];
 
@@ -553,6 +562,7 @@ int main(int argc, char **argv)
 			break;
 		case 's': hv->spin_ns = strtoull(optarg, NULL, 0) * 1000u; break;
 		case 'f': foreground = 1; break;
+		case 'P': die_with_parent = 1; break;
 		case 'v': hv->verbose++; break;
 		default: usage();
 		}
@@ -573,6 +583,20 @@ int main(int argc, char **argv)
 	/* nobody of our uid may read our descriptors or memory via /proc */
 	prctl(PR_SET_DUMPABLE, 0);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* SIGTERM/SIGINT: leave the loop and clean up (socket, pid file,
+		 * runtime directory); epoll_wait is interrupted either way */
+		struct sigaction sa = {.sa_handler = on_term};
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
+	if (die_with_parent) {
+		/* a program's private gntd (tests, demo, bench) ends with it */
+		pid_t parent = getppid();
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			return 1;
+	}
 	if ((rc = make_rundir(hv->rundir)) < 0) {
 		fprintf(stderr, "gntd: runtime directory %s: %s\n", hv->rundir, strerror(-rc));
 		return 1;
@@ -625,7 +649,7 @@ int main(int argc, char **argv)
 	hv_log("serving %s (uid separation %s)", hv->sock_path,
 	       hv->privileged ? "on" : "off");
 	uint64_t spin_until = 0;
-	while (!hv->quit) {
+	while (!hv->quit && !term) {
 		struct epoll_event evs[64];
 		int n;
 
@@ -636,11 +660,11 @@ int main(int argc, char **argv)
 		 * a client on this CPU still runs. */
 		for (;;) {
 			n = epoll_wait(hv->epfd, evs, 64, 0);
-			if (n != 0 || now_ns() >= spin_until)
+			if (n != 0 || term || now_ns() >= spin_until)
 				break;
 			sched_yield();
 		}
-		if (n == 0)
+		if (n == 0 && !term)
 			n = epoll_wait(hv->epfd, evs, 64, -1);
 		if (n < 0 && errno != EINTR)
 			break;

@@ -219,8 +219,10 @@ int gnt_hv_start(const char *const *extra)
 	argv[n++] = rfd;
 	argv[n++] = "--runtime-dir";
 	argv[n++] = gnt_runtime_dir();
-	if (getenv("GNT_NO_DAEMON"))
+	if (getenv("GNT_NO_DAEMON")) {
 		argv[n++] = "-f";
+		argv[n++] = "--die-with-parent";
+	}
 	for (int i = 0; extra && extra[i] && n < 30; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;

@@ -24,6 +24,9 @@ enum gnt_msg_op {
 	GNT_MSG_ATTACH,        /* fd: a socket end; becomes this domain's new
 				  connection.  No reply on this connection. */
 	GNT_MSG_HYPERCALL,     /* cmd = family << 16 | op; count elements */
+	GNT_MSG_SETTLE,        /* count = a ref of ours that is busy: settle the
+				  exposures that only keep it pinned until the
+				  kernel confirms their mapper let go */
 	/* control: the control domain (dom0) only */
 	GNT_MSG_DOM_CREATE = 32, /* struct gnt_dom_create -> rc = domid */
 	GNT_MSG_DOM_DESTROY,   /* count = domid */

@@ -25,7 +25,7 @@ struct gnt_core {
 	struct gnt_unit **units;
 	uint32_t nunits, units_cap, units_live;
 	uint32_t unit_free_hint;
-	uint64_t nexpos;
+	uint64_t nexpos, nlinger;
 };
 
 #define PIN_LIMIT 128u /* Xen refuses a pin while any counter has bit 7 set */
@@ -390,6 +390,10 @@ static void expo_release(struct gnt_core *c, struct gnt_expo *x)
 		;
 	*pp = x->next;
 	c->nexpos--;
+	if (x->state == GNT_EXPO_LINGER)
+		c->nlinger--;
+	if (c->ops->expo_free)
+		c->ops->expo_free(c->ctx, x);
 	/* the unit first, while our pins keep its owner alive; then the pins,
 	 * whose last one may free a zombie owner */
 	unit_put(c, u);
@@ -459,6 +463,13 @@ static int16_t expo_create(struct gnt_core *c, struct gnt_domain *g,
 	x->unit = u->id;
 	x->mapper = to;
 	x->writable = write;
+	x->state = GNT_EXPO_LIVE;
+	if (c->ops->expo_open && c->ops->expo_open(c->ctx, x, u) < 0) {
+		for (uint32_t i = u->npages; i-- > 0;)
+			unpin_ref(c, g, x->cover[i], write, true);
+		st = GNTST_no_space;
+		goto err_free;
+	}
 	x->next = u->expos;
 	u->expos = x;
 	u->refs++;
@@ -475,9 +486,25 @@ err_free:
 static struct gnt_expo *expo_find(struct gnt_unit *u, uint16_t to, bool write)
 {
 	for (struct gnt_expo *x = u->expos; x; x = x->next)
-		if (x->mapper == to && x->writable == write)
+		if (x->mapper == to && x->writable == write && x->state != GNT_EXPO_LINGER) {
+			x->state = GNT_EXPO_LIVE; /* a parked one comes back as it was */
 			return x;
+		}
 	return NULL;
+}
+
+void gnt_core_expo_settle(struct gnt_core *c, struct gnt_expo *x)
+{
+	if (x->handles == 0)
+		expo_release(c, x);
+}
+
+void gnt_core_expo_linger(struct gnt_core *c, struct gnt_expo *x)
+{
+	if (x->handles == 0 && x->state != GNT_EXPO_LINGER) {
+		x->state = GNT_EXPO_LINGER;
+		c->nlinger++;
+	}
 }
 
 /* ---- maptrack --------------------------------------------------------- */
@@ -623,8 +650,15 @@ static void release_handle(struct gnt_core *c, struct gnt_domain *self, uint32_t
 	uint32_t ref = m->ref;
 
 	mt_put(self, h);
-	if (--x->handles == 0)
-		expo_release(c, x);
+	if (--x->handles == 0) {
+		if (!c->ops->expo_open) {
+			expo_release(c, x);
+		} else {
+			/* keep the pins until gntd knows the mapper let go */
+			x->state = GNT_EXPO_PARKED;
+			c->ops->expo_parked(c->ctx, x);
+		}
+	}
 	unpin_ref(c, g, ref, write, false);
 }
 
@@ -933,6 +967,10 @@ void gnt_core_destroy(struct gnt_core *c)
 			gnt__core_domain_release(c, c->doms[i]);
 	if (c->doms[0])
 		gnt__core_domain_release(c, c->doms[0]);
+	/* parked and lingering exposures: nobody is left to settle them */
+	for (uint32_t i = 0; i < c->nunits; i++)
+		while (c->units[i] && c->units[i]->expos)
+			expo_release(c, c->units[i]->expos);
 	for (uint32_t i = 0; i < GNT_NR_DOMIDS; i++)
 		if (c->doms[i]) /* zombies whose pins were ours */
 			domain_free(c, c->doms[i]);
@@ -976,4 +1014,5 @@ void gnt_core_stats(struct gnt_core *c, struct gnt_core_stats *st)
 			st->frames += c->units[i]->npages;
 		}
 	st->exposures = c->nexpos;
+	st->lingering = c->nlinger;
 }

@@ -26,6 +26,8 @@
 #define GNT_MEMF_one_unit (1u << 31)
 
 struct gnt_core;
+struct gnt_expo;
+struct gnt_unit;
 
 /* How the core reaches memory it does not own.  Implemented by gntd with
  * memfds; by unit tests with malloc. */
@@ -40,6 +42,11 @@ struct gnt_core_ops {
 	int (*table_alloc)(void *ctx, uint16_t domid, uint32_t max_frames,
 			   void **mem, void **backing);
 	void (*table_free)(void *ctx, void *mem, void *backing, uint32_t max_frames);
+	/* Optional: revocation checked by the kernel (see gnt_expo).  Without
+	 * expo_open an exposure is released as soon as its last handle goes. */
+	int (*expo_open)(void *ctx, struct gnt_expo *x, struct gnt_unit *u);
+	void (*expo_parked)(void *ctx, struct gnt_expo *x);
+	void (*expo_free)(void *ctx, struct gnt_expo *x);
 };
 
 struct gnt_limits {
@@ -61,14 +68,27 @@ struct gnt_unit {
 
 /* An exposure: domain `mapper` holds the unit's backing with `writable`
  * access.  It pins, in the owner's table, one covering grant per page of the
- * unit, because the kernel lets the mapper reach every page of it. */
+ * unit, because the kernel lets the mapper reach every page of it.
+ *
+ * With expo_open (gntd as root) each exposure has a kernel file of its own,
+ * and its pins stay until the kernel has confirmed that nothing holds that
+ * file any more:
+ *   LIVE    handles > 0
+ *   PARKED  no handles; a new map by the mapper revives it; gntd settles it
+ *           soon (or at once when the granter wants to end a grant)
+ *   LINGER  settled, but a process still holds the file (a mapping or a
+ *           descriptor kept against the protocol): pinned until released */
+enum gnt_expo_state { GNT_EXPO_LIVE = 0, GNT_EXPO_PARKED, GNT_EXPO_LINGER };
+
 struct gnt_expo {
 	struct gnt_expo *next;
 	uint32_t unit;
 	uint16_t mapper;
 	bool writable;
+	uint8_t state;         /* enum gnt_expo_state */
 	uint32_t handles;      /* maptrack entries that use it */
 	grant_ref_t *cover;    /* per page: the pinned covering ref */
+	void *file;            /* expo_open's */
 };
 
 struct gnt_active {
@@ -118,7 +138,7 @@ struct gnt_domain {
 
 struct gnt_core_stats {
 	uint32_t domains, zombies, units;
-	uint64_t frames, mappings, pins, exposures;
+	uint64_t frames, mappings, pins, exposures, lingering;
 };
 
 struct gnt_core *gnt_core_create(const struct gnt_core_ops *ops, void *ctx,
@@ -155,6 +175,11 @@ long gnt_core_populate(struct gnt_core *c, struct gnt_domain *self,
 		       struct gnt_unit **first_unit);
 long gnt_core_decrease(struct gnt_core *c, struct gnt_domain *self,
 		       struct xen_memory_reservation *r, const uint64_t *gfns);
+
+/* gntd: nothing holds x's file any more: release x (and its pins). */
+void gnt_core_expo_settle(struct gnt_core *c, struct gnt_expo *x);
+/* gntd: x's file is held elsewhere: keep its pins, never revive it. */
+void gnt_core_expo_linger(struct gnt_core *c, struct gnt_expo *x);
 
 struct gnt_unit *gnt_core_unit(struct gnt_core *c, uint32_t id);
 struct gnt_unit *gnt_core_unit_of_gfn(struct gnt_domain *d, uint64_t gfn,

@@ -34,7 +34,7 @@ int hv_memfd(const char *name, uint64_t npages)
 
 static int unit_alloc(void *ctx, uint32_t npages, void **out)
 {
-	struct hv_backing *b = malloc(sizeof(*b));
+	struct hv_backing *b = calloc(1, sizeof(*b));
 	(void)ctx;
 	if (!b)
 		return -ENOMEM;
@@ -50,10 +50,19 @@ static int unit_alloc(void *ctx, uint32_t npages, void **out)
 	return 0;
 }
 
+static int unit_alloc_watched(void *ctx, uint32_t npages, void **out)
+{
+	int rc = unit_alloc(ctx, npages, out);
+	if (rc == 0)
+		hv_revoke_watch(*out);
+	return rc;
+}
+
 static void unit_free(void *ctx, void *p)
 {
 	struct hv_backing *b = p;
 	(void)ctx;
+	hv_revoke_unwatch(b);
 	close(b->fd);
 	if (b->ro_fd >= 0)
 		close(b->ro_fd);
@@ -96,7 +105,7 @@ static int table_alloc(void *ctx, uint16_t domid, uint32_t max_frames, void **me
 {
 	uint32_t bitmap_pages = (max_frames * GNT_ENTRIES_PER_FRAME / 8 + GNT_PAGE_SIZE - 1) /
 				GNT_PAGE_SIZE;
-	struct hv_backing *b = malloc(sizeof(*b));
+	struct hv_backing *b = calloc(1, sizeof(*b));
 	void *p;
 	(void)ctx, (void)domid;
 
@@ -136,4 +145,15 @@ const struct gnt_core_ops hv_backing_ops = {
 	.unit_copy = unit_copy,
 	.table_alloc = table_alloc,
 	.table_free = table_free,
+};
+
+const struct gnt_core_ops hv_backing_revoke_ops = {
+	.unit_alloc = unit_alloc_watched,
+	.unit_free = unit_free,
+	.unit_copy = unit_copy,
+	.table_alloc = table_alloc,
+	.table_free = table_free,
+	.expo_open = hv_revoke_expo_open,
+	.expo_parked = hv_revoke_expo_parked,
+	.expo_free = hv_revoke_expo_free,
 };

@@ -511,6 +511,7 @@ static int claim_uid_slot(void)
 }
 
 static volatile sig_atomic_t term;
+static char revoke_mark; /* epoll data for the fanotify descriptor */
 
 static void on_term(int sig)
 {
@@ -606,7 +607,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gntd: %s: %s\n", hv->sock_path, strerror(-hv->lfd));
 		return 1;
 	}
-	hv->core = gnt_core_create(&hv_backing_ops, hv, &lim);
+	/* kernel-checked revocation needs fanotify (CAP_SYS_ADMIN): as root */
+	if (hv->privileged && hv_revoke_init() == 0)
+		hv->revoke = true;
+	hv->core = gnt_core_create(hv->revoke ? &hv_backing_revoke_ops : &hv_backing_ops, hv,
+				   &lim);
 	hv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!hv->core || hv->epfd < 0) {
 		fprintf(stderr, "gntd: out of memory\n");
@@ -615,6 +620,10 @@ int main(int argc, char **argv)
 	{
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 		epoll_ctl(hv->epfd, EPOLL_CTL_ADD, hv->lfd, &ev);
+		if (hv->revoke) {
+			ev.data.ptr = &revoke_mark;
+			epoll_ctl(hv->epfd, EPOLL_CTL_ADD, hv_revoke_fd(), &ev);
+		}
 	}
 	if (!foreground) {
 		pid_t p = fork();
@@ -646,8 +655,8 @@ int main(int argc, char **argv)
 		(void)!write(ready_fd, "R", 1);
 		close(ready_fd);
 	}
-	hv_log("serving %s (uid separation %s)", hv->sock_path,
-	       hv->privileged ? "on" : "off");
+	hv_log("serving %s (uid separation %s, kernel-checked revocation %s)", hv->sock_path,
+	       hv->privileged ? "on" : "off", hv->revoke ? "on" : "off");
 	uint64_t spin_until = 0;
 	while (!hv->quit && !term) {
 		struct epoll_event evs[64];
@@ -665,7 +674,7 @@ int main(int argc, char **argv)
 			sched_yield();
 		}
 		if (n == 0 && !term)
-			n = epoll_wait(hv->epfd, evs, 64, -1);
+			n = epoll_wait(hv->epfd, evs, 64, hv->revoke ? hv_revoke_settle_due() : -1);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && hv->spin_ns)
@@ -675,6 +684,10 @@ int main(int argc, char **argv)
 			int err = 0;
 			if (!c) {
 				accept_control();
+				continue;
+			}
+			if ((void *)c == &revoke_mark) {
+				hv_revoke_events();
 				continue;
 			}
 			if (c->dead)
@@ -692,6 +705,8 @@ int main(int argc, char **argv)
 				hv_conn_kill(c);
 			}
 		}
+		if (hv->revoke)
+			hv_revoke_settle_due();
 		/* free dead connections (may kill domains, which kills more) */
 		for (;;) {
 			struct hv_conn *c;

@@ -55,6 +55,7 @@ struct hv {
 	uid_t uid_base;
 	uint64_t spin_ns;       /* poll this long after a request before sleeping */
 	bool privileged;        /* root: domains run under their own uids */
+	bool revoke;            /* kernel-checked revocation (revoke.c) */
 	bool quit;
 	int verbose;
 };

@@ -60,6 +60,9 @@ void hv_domain_kill(struct gnt_domain *d)
 	d->user = NULL;
 	free(hd);
 	gnt__core_domain_release(hv->core, d);
+	/* its mappings are gone: find out now whether its processes let go */
+	if (hv->revoke)
+		hv_revoke_settle_mapper(id);
 }
 
 /* ---- hypercalls ------------------------------------------------------- */
@@ -88,7 +91,8 @@ static void fdset_reset(struct fdset *s)
 	}
 }
 
-static int32_t fdset_add(struct fdset *s, struct gnt_unit *u, int writable)
+static int32_t fdset_add(struct fdset *s, struct gnt_unit *u, int writable,
+			 struct gnt_expo *x)
 {
 	uint32_t h;
 
@@ -103,7 +107,8 @@ static int32_t fdset_add(struct fdset *s, struct gnt_unit *u, int writable)
 	}
 	if (s->n == FDSET_MAX)
 		return -1;
-	s->fd[s->n] = hv_backing_fd(u->backing, writable);
+	/* with revocation checks, the exposure's own file: see revoke.c */
+	s->fd[s->n] = hv->revoke ? hv_revoke_expo_fd(x) : hv_backing_fd(u->backing, writable);
 	if (s->fd[s->n] < 0)
 		return -1;
 	s->unit[s->n] = u->id;
@@ -165,7 +170,8 @@ static int hc_map(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 		loc[i].page = 0;
 		if (ops[i].status != GNTST_okay || !(ops[i].flags & GNTMAP_host_map))
 			continue;
-		loc[i].fd_index = fdset_add(fs, units[i], !(ops[i].flags & GNTMAP_readonly));
+		loc[i].fd_index = fdset_add(fs, units[i], !(ops[i].flags & GNTMAP_readonly),
+					    conn_domain(c)->mt[ops[i].handle].expo);
 		loc[i].page = pages[i];
 		if (loc[i].fd_index < 0) {
 			/* too many distinct units for one reply: undo, ask to retry */
@@ -589,6 +595,14 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl,
 	switch (m->op) {
 	case GNT_MSG_INFO:
 		return do_info(c, m);
+	case GNT_MSG_SETTLE: {
+		/* a granter finds a grant busy: settle what only waits for the
+		 * kernel's word that its mapper let go (revoke.c) */
+		const struct gnt_active *a = gnt_core_active(d, m->count);
+		if (hv->revoke && a && (a->xr || a->xw) && a->unit != GNT_NO_UNIT)
+			hv_revoke_settle_unit(gnt_core_unit(hv->core, a->unit));
+		return hv_reply(c, m, 0, NULL, 0, NULL, 0);
+	}
 	case GNT_MSG_HYPERCALL:
 		hv->hypercalls++;
 		switch (m->cmd >> 16) {

@@ -219,6 +219,15 @@ static int end_ref_locked(grant_ref_t ref)
 		return 0;
 	e = &gnt__g.table[ref];
 	flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	if (flags & (GTF_reading | GTF_writing)) {
+		/* gntd may only be waiting for the kernel's word that the mapper
+		 * let go (docs/design.md, "Revocation"): ask it to settle now */
+		int32_t rc;
+		if (gnt__rpc(GNT_MSG_SETTLE, 0, ref, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL,
+			     &rc) < 0)
+			return 0;
+		flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	}
 	do {
 		if (flags & (GTF_reading | GTF_writing))
 			return 0; /* in use: cannot be revoked (Xen) */

@@ -355,7 +355,7 @@ TEST(map_request_with_huge_count_drops)
 TEST(unknown_op_drops_connection)
 {
 	struct hx x;
-	static const uint32_t ops[] = {0, 4, 31, GNT_MSG_DOM_LOOKUP + 1, 0xFFFFFFFFu};
+	static const uint32_t ops[] = {0, GNT_MSG_SETTLE + 1, 31, GNT_MSG_DOM_LOOKUP + 1, 0xFFFFFFFFu};
 
 	hx_setup(&x);
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)

@@ -17,7 +17,7 @@ endif
 ALLCFLAGS = $(BASEFL) $(CFLAGS)
 LDLIBS   := -pthread
 
-CORE_SRC := src/core/core.c src/common/status.c
+CORE_SRC := $(wildcard src/core/*.c) src/common/status.c
 HV_SRC   := src/hv/gntd.c src/hv/ops.c src/hv/backing.c src/hv/revoke.c src/common/rundir.c
 LIB_SRC  := src/lib/transport.c src/lib/grant.c src/lib/memory.c src/lib/map.c \
             src/lib/control.c src/common/rundir.c src/common/status.c

@@ -265,6 +265,80 @@ struct xen_memory_reservation {
 };
 typedef struct xen_memory_reservation xen_memory_reservation_t;
 
+
+/* ---- EVTCHNOP_* ---------------------------------------------------- */
+
+#define EVTCHNOP_bind_interdomain 0
+#define EVTCHNOP_bind_virq        1
+#define EVTCHNOP_bind_pirq        2
+#define EVTCHNOP_close            3
+#define EVTCHNOP_send             4
+#define EVTCHNOP_status           5
+#define EVTCHNOP_alloc_unbound    6
+#define EVTCHNOP_bind_ipi         7
+#define EVTCHNOP_bind_vcpu        8
+#define EVTCHNOP_unmask           9
+#define EVTCHNOP_reset            10
+
+#define EVTCHNSTAT_closed       0
+#define EVTCHNSTAT_unbound      1
+#define EVTCHNSTAT_interdomain  2
+#define EVTCHNSTAT_pirq         3
+#define EVTCHNSTAT_virq         4
+#define EVTCHNSTAT_ipi          5
+
+struct evtchn_alloc_unbound {
+	domid_t dom, remote_dom;   /* [IN] */
+	evtchn_port_t port;        /* [OUT] */
+};
+typedef struct evtchn_alloc_unbound evtchn_alloc_unbound_t;
+
+struct evtchn_bind_interdomain {
+	domid_t remote_dom;        /* [IN] */
+	evtchn_port_t remote_port; /* [IN] */
+	evtchn_port_t local_port;  /* [OUT] */
+};
+typedef struct evtchn_bind_interdomain evtchn_bind_interdomain_t;
+
+struct evtchn_close {
+	evtchn_port_t port;
+};
+typedef struct evtchn_close evtchn_close_t;
+
+struct evtchn_send {
+	evtchn_port_t port;
+};
+typedef struct evtchn_send evtchn_send_t;
+
+struct evtchn_status {
+	domid_t dom;               /* [IN] */
+	evtchn_port_t port;        /* [IN] */
+	uint32_t status;           /* [OUT] EVTCHNSTAT_* */
+	uint32_t vcpu;             /* [OUT] */
+	union {
+		struct {
+			domid_t dom;
+		} unbound;
+		struct {
+			domid_t dom;
+			evtchn_port_t port;
+		} interdomain;
+		uint32_t pirq;
+		uint32_t virq;
+	} u;
+};
+typedef struct evtchn_status evtchn_status_t;
+
+struct evtchn_unmask {
+	evtchn_port_t port;
+};
+typedef struct evtchn_unmask evtchn_unmask_t;
+
+struct evtchn_reset {
+	domid_t dom;
+};
+typedef struct evtchn_reset evtchn_reset_t;
+
 /* ---- layout pins (x86_64, identical to Xen's public headers) -------- */
 #ifdef __cplusplus
 #define GNT__STATIC_ASSERT static_assert
@@ -314,5 +388,19 @@ GNT__ABI(xen_memory_reservation_t, 32);
 GNT__OFF(xen_memory_reservation_t, nr_extents, 8);
 GNT__OFF(xen_memory_reservation_t, extent_order, 16);
 GNT__OFF(xen_memory_reservation_t, domid, 24);
+GNT__ABI(evtchn_alloc_unbound_t, 8);
+GNT__OFF(evtchn_alloc_unbound_t, port, 4);
+GNT__ABI(evtchn_bind_interdomain_t, 12);
+GNT__OFF(evtchn_bind_interdomain_t, remote_port, 4);
+GNT__OFF(evtchn_bind_interdomain_t, local_port, 8);
+GNT__ABI(evtchn_close_t, 4);
+GNT__ABI(evtchn_send_t, 4);
+GNT__ABI(evtchn_status_t, 24);
+GNT__OFF(evtchn_status_t, port, 4);
+GNT__OFF(evtchn_status_t, status, 8);
+GNT__OFF(evtchn_status_t, vcpu, 12);
+GNT__OFF(evtchn_status_t, u, 16);
+GNT__ABI(evtchn_unmask_t, 4);
+GNT__ABI(evtchn_reset_t, 2);
 
 #endif /* GNT_XEN_H */

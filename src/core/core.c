@@ -10,6 +10,7 @@
  * the cmpxchg that pins it.
  */
 #include "core.h"
+#include "evtchn.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -200,6 +201,7 @@ int gnt_core_domain_create(struct gnt_core *c, uint16_t want_id, const char *nam
 	d->max_frames = lim->max_grant_frames;
 	d->mt_limit = lim->max_maptrack_frames * GNT_MAPTRACK_PER_FRAME;
 	d->mt_free = UINT32_MAX;
+	d->ev_max = lim->max_evtchn ? lim->max_evtchn : 1023;
 	d->next_gfn = 0x100; /* low gfns stay unused so small numbers are bogus */
 	rc = table_init(c, d);
 	if (rc < 0) {
@@ -209,6 +211,12 @@ int gnt_core_domain_create(struct gnt_core *c, uint16_t want_id, const char *nam
 	c->doms[id] = d;
 	*out = d;
 	return 0;
+}
+
+const struct gnt_core_ops *gnt__core_ops(struct gnt_core *c, void **ctx)
+{
+	*ctx = c->ctx;
+	return c->ops;
 }
 
 struct gnt_domain *gnt_core_domain(struct gnt_core *c, uint32_t id)
@@ -926,6 +934,7 @@ long gnt_core_decrease(struct gnt_core *c, struct gnt_domain *self,
 
 static void domain_free(struct gnt_core *c, struct gnt_domain *d)
 {
+	free(d->ev);
 	c->ops->table_free(c->ctx, d->table, d->table_backing, d->max_frames);
 	c->doms[d->id] = NULL;
 	free(d->active);
@@ -945,6 +954,8 @@ void gnt__core_domain_release(struct gnt_core *c, struct gnt_domain *d)
 	if (d->state != GNT_DOM_ALIVE)
 		return;
 	d->state = GNT_DOM_DYING;
+	/* its channels close; peers' ports revert to unbound, notified */
+	gnt__evtchn_release(c, d);
 	/* hold ourselves: dropping our own mappings of our own grants must not
 	 * free us half way through */
 	d->ext_pins++;

@@ -47,12 +47,16 @@ struct gnt_core_ops {
 	int (*expo_open)(void *ctx, struct gnt_expo *x, struct gnt_unit *u);
 	void (*expo_parked)(void *ctx, struct gnt_expo *x);
 	void (*expo_free)(void *ctx, struct gnt_expo *x);
+	/* Optional: set a port pending on gntd's own account (a bind's new
+	 * port, a dead peer's final notification).  owner: who holds it. */
+	void (*evtchn_notify)(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
 };
 
 struct gnt_limits {
 	uint32_t max_grant_frames;     /* default 64, as Xen */
 	uint32_t max_maptrack_frames;  /* default 1024, as Xen */
 	uint64_t max_pages;            /* per-domain memory limit */
+	uint32_t max_evtchn;           /* ports 0..max-1 (0 reserved); 0 = 1023, xl's */
 };
 
 struct gnt_unit {
@@ -133,6 +137,9 @@ struct gnt_domain {
 	/* maptrack: mappings this domain holds of others' grants */
 	struct gnt_maptrack *mt;
 	uint32_t mt_len, mt_cap, mt_limit, mt_free, mt_used;
+	/* event channels (evtchn.c) */
+	struct gnt_evtchn *ev;
+	uint32_t ev_len, ev_max;
 	void *user;                 /* gntd's per-domain data */
 };
 
@@ -154,6 +161,8 @@ struct gnt_domain *gnt_core_domain_by_name(struct gnt_core *c, const char *name)
  * keeps d as a zombie (DYING) until unmapped; then d is freed.  d must not be
  * used after this returns. */
 void gnt__core_domain_release(struct gnt_core *c, struct gnt_domain *d);
+void gnt__evtchn_release(struct gnt_core *c, struct gnt_domain *d);
+const struct gnt_core_ops *gnt__core_ops(struct gnt_core *c, void **ctx);
 struct gnt_domain *gnt_core_domain_next(struct gnt_core *c, uint32_t after);
 
 /* Hypercalls, on behalf of domain `self`.  Batched ones fill status fields

@@ -32,6 +32,10 @@
  *                   per page.
  *   *_same_cpu      hypercall_rtt and map_1 with the mapper moved onto gntd's
  *                   CPU (only when gntd is pinned elsewhere).
+ *   evtchn_rtt      an event channel notify from the mapper, echoed by the
+ *                   granter (poll + gnt_evtchn_pending + unmask + notify),
+ *                   against eventfd_rtt: the same ping-pong over two eventfds
+ *                   with a plain blocking echo process on the granter's CPU.
  *   memcpy_64MiB, pipe_rtt: informational (their own baseline, ratio 1).
  *
  * Where gntd runs (--gntd-cpu): the raw server always runs on the same CPU as
@@ -63,7 +67,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -413,7 +420,12 @@ struct refs {
 	uint32_t u1024[1024];  /* one 1024-page unit */
 	uint32_t sep[MAX_N];   /* 1024 1-page units */
 	uint32_t big[BIG_PAGES]; /* one 65536-page unit */
+	uint32_t evport;       /* the granter's unbound port for the mapper */
 };
+
+/* eventfd ping-pong, the baseline of evtchn_rtt: made before the domains'
+ * processes are forked; the granter's plain child echoes */
+static int efd_ping = -1, efd_pong = -1;
 
 static uint32_t grant_page(domid_t to, void *page, uint32_t i)
 {
@@ -464,11 +476,38 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 		r->sep[i] = grant_page(mapper, p, i);
 	}
 	grant_unit(mapper, r->big, BIG_PAGES);
+	/* event channel echo: our unbound port, for the mapper to bind */
+	gnt_evtchn_handle *eh = gnt_evtchn_open();
+	int port = eh ? gnt_evtchn_bind_unbound_port(eh, mapper) : -1;
+	if (port < 0)
+		die("granter: event channel");
+	r->evport = (uint32_t)port;
+	/* the raw baseline's echo: a plain child on our CPU, blocking reads */
+	if (fork() == 0) {
+		uint64_t v;
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		while (read(efd_ping, &v, 8) == 8)
+			if (write(efd_pong, &v, 8) != 8)
+				break;
+		_exit(0);
+	}
 	write_full(refs_out, r, sizeof(*r));
 	close(refs_out);
-	/* idle until the mapper is gone (EOF) */
-	while (read(done_in, &c, 1) > 0)
-		;
+	/* echo events until the mapper is gone (EOF) */
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = gnt_evtchn_fd(eh), .events = POLLIN},
+				       {.fd = done_in, .events = POLLIN}};
+		if (poll(pf, 2, -1) < 0)
+			continue;
+		if (pf[1].revents) {
+			if (read(done_in, &c, 1) <= 0)
+				break;
+		}
+		for (int p; (p = gnt_evtchn_pending(eh)) >= 0;) {
+			gnt_evtchn_unmask(eh, (evtchn_port_t)p);
+			gnt_evtchn_notify(eh, (evtchn_port_t)p);
+		}
+	}
 	_exit(0);
 }
 
@@ -476,7 +515,7 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 
 enum {
 	R_HC, R_MAP1, R_MAP16, R_MAP16U, R_MAP1024, R_MAP1024U, R_BIG, R_BIG_PP,
-	R_HC_SAME, R_MAP1_SAME, R_MEMCPY, R_PIPE, R_COUNT
+	R_HC_SAME, R_MAP1_SAME, R_EV, R_MEMCPY, R_PIPE, R_COUNT
 };
 
 struct result {
@@ -758,6 +797,64 @@ static double pipe_rtt(struct ctx *c, int rounds, int iters)
 	return m;
 }
 
+/* -- event notify round trip: gnt event channel vs raw eventfd -- */
+
+/* as a libxenevtchn user waits: poll the fd, then pending, then unmask */
+static void wait_port(gnt_evtchn_handle *h, int want_port)
+{
+	for (;;) {
+		struct pollfd pf = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
+		int p;
+		poll(&pf, 1, -1);
+		p = gnt_evtchn_pending(h);
+		if (p == want_port) {
+			gnt_evtchn_unmask(h, (evtchn_port_t)p);
+			return;
+		}
+		if (p >= 0)
+			die("event on port %d, expected %d", p, want_port);
+	}
+}
+
+static void evtchn_rtt(struct ctx *c, int rounds, int iters, double *g, double *r)
+{
+	double *vg = calloc((size_t)rounds, sizeof(double));
+	double *vr = calloc((size_t)rounds, sizeof(double));
+	double *lat = calloc((size_t)iters, sizeof(double));
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = h ? gnt_evtchn_bind_interdomain(h, c->granter, (evtchn_port_t)c->refs->evport)
+		     : -1;
+
+	CHECK(vg && vr && lat);
+	if (port < 0)
+		die("mapper: bind to the granter's port: %d", port);
+	wait_port(h, port); /* a fresh binding is pending */
+	for (int k = -1; k < rounds; k++) {
+		for (int pass = 0; pass < 2; pass++) {
+			bool gnt = (pass == 0) == (k % 2 == 0); /* alternate who goes first */
+			for (int i = 0; i < iters; i++) {
+				uint64_t t0 = now_ns(), v = 1;
+				if (gnt) {
+					gnt_evtchn_notify(h, (evtchn_port_t)port);
+					wait_port(h, port);
+				} else {
+					write_full(efd_ping, &v, 8);
+					read_full(efd_pong, &v, 8);
+				}
+				lat[i] = (double)(now_ns() - t0) / 1e3;
+			}
+			if (k >= 0)
+				(gnt ? vg : vr)[k] = median(lat, iters);
+		}
+	}
+	*g = median(vg, rounds);
+	*r = median(vr, rounds);
+	gnt_evtchn_close(h);
+	free(vg);
+	free(vr);
+	free(lat);
+}
+
 static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_out, bool quick,
 		   int cpu_self, int cpu_gntd)
 {
@@ -841,6 +938,12 @@ static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_ou
 		gnt_free_ballooned_pages(gm.va, gm.n);
 		munmap(rb.slot, BIG_PAGES * PG);
 		close(rb.fd);
+	}
+
+	/* event channel notify round trip vs a raw eventfd ping-pong */
+	if (want("evtchn_rtt")) {
+		evtchn_rtt(&c, 9, scaled(3000 / q), &g, &r);
+		set_result(R_EV, "evtchn_rtt", "us", "eventfd_rtt", g, r, 1.1, 9);
 	}
 
 	/* pipe ping-pong, informational */
@@ -1181,6 +1284,11 @@ int main(int argc, char **argv)
 	if (gntd_pid <= 0)
 		die("no gntd.pid in %s", rundir);
 	pin_pid(gntd_pid, gntd_cpu);
+
+	efd_ping = eventfd(0, EFD_CLOEXEC);
+	efd_pong = eventfd(0, EFD_CLOEXEC);
+	if (efd_ping < 0 || efd_pong < 0)
+		die("eventfd");
 
 	/* the raw server, before we hold a gnt connection it could inherit */
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rs) == 0);

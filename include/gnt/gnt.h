@@ -5,4 +5,6 @@
 #include "gnt/xen.h"
 #include "gnt/grant.h"
 #include "gnt/control.h"
+#include "gnt/evtchn.h"
+#include "gnt/ring.h"
 #endif

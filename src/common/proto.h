@@ -27,6 +27,9 @@ enum gnt_msg_op {
 	GNT_MSG_SETTLE,        /* count = a ref of ours that is busy: settle the
 				  exposures that only keep it pinned until the
 				  kernel confirms their mapper let go */
+	GNT_MSG_EVTCHN_OPEN,   /* fd: the handle's control socket (SOCK_DGRAM, gntd
+				  writes) -> rc = handle id */
+	GNT_MSG_EVTCHN_CLOSE,  /* count = handle id: its ports close */
 	/* control: the control domain (dom0) only */
 	GNT_MSG_DOM_CREATE = 32, /* struct gnt_dom_create -> rc = domid */
 	GNT_MSG_DOM_DESTROY,   /* count = domid */
@@ -51,6 +54,25 @@ struct gnt_msg {
 _Static_assert(sizeof(struct gnt_msg) == 32, "gnt_msg");
 
 #define GNT_HC(family, op) ((uint32_t)(family) << 16 | (uint32_t)(op))
+
+/* Event channels.  HYPERCALL with family __HYPERVISOR_event_channel_op
+ * carries the handle id in aux.  Each port has a SOCK_DGRAM socket pair:
+ * the owner reads one end (a datagram queued = pending), gntd keeps the
+ * other and gives a dup to the bound peer only.  Replies attach:
+ *   alloc_unbound:    [the port's read end]
+ *   bind_interdomain: [the local port's read end, the peer port's write end]
+ *   send (only when not sent direct): [peer's write end], aux = peer port
+ * gntd -> handle control datagrams (struct gnt_evtchn_ctl):
+ *   PEER   port: someone bound to our unbound port; fd: its write end
+ *   ROTATE port: the binding ended (port is unbound again); fd: the port's
+ *          new read end (the old one reaches nobody any more) */
+enum { GNT_EVCTL_PEER = 1, GNT_EVCTL_ROTATE = 2 };
+struct gnt_evtchn_ctl {
+	uint32_t kind;
+	uint32_t port;
+	uint32_t peer_port; /* PEER */
+	uint32_t pad;
+};
 
 struct gnt_info {
 	uint32_t domid;

@@ -50,6 +50,9 @@ struct gnt_core_ops {
 	/* Optional: set a port pending on gntd's own account (a bind's new
 	 * port, a dead peer's final notification).  owner: who holds it. */
 	void (*evtchn_notify)(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
+	/* Optional: a port's peer went away (closed or died); it is unbound
+	 * again.  Called before any evtchn_notify for it. */
+	void (*evtchn_unbound)(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
 };
 
 struct gnt_limits {

@@ -145,9 +145,13 @@ static int close_port(struct gnt_core *c, struct gnt_domain *d, evtchn_port_t p,
 		if (rd && valid(rd, e->remote_port)) {
 			struct gnt_evtchn *r = &rd->ev[e->remote_port];
 			/* the peer's end goes back to unbound, for us again */
+			void *ctx;
+			const struct gnt_core_ops *ops = gnt__core_ops(c, &ctx);
 			r->state = GNT_ECS_UNBOUND;
 			r->remote_dom = d->id;
 			r->remote_port = 0;
+			if (ops->evtchn_unbound && rd != d)
+				ops->evtchn_unbound(ctx, rd->id, e->remote_port, r->owner);
 			if (peer_notify && live(rd))
 				notify(c, rd, e->remote_port);
 		}

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "backing.h"
+#include "hv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -145,6 +146,8 @@ const struct gnt_core_ops hv_backing_ops = {
 	.unit_copy = unit_copy,
 	.table_alloc = table_alloc,
 	.table_free = table_free,
+	.evtchn_notify = hv_evtchn_notify,
+	.evtchn_unbound = hv_evtchn_unbound,
 };
 
 const struct gnt_core_ops hv_backing_revoke_ops = {
@@ -156,4 +159,6 @@ const struct gnt_core_ops hv_backing_revoke_ops = {
 	.expo_open = hv_revoke_expo_open,
 	.expo_parked = hv_revoke_expo_parked,
 	.expo_free = hv_revoke_expo_free,
+	.evtchn_notify = hv_evtchn_notify,
+	.evtchn_unbound = hv_evtchn_unbound,
 };

@@ -135,6 +135,7 @@ static void conn_free(struct hv_conn *c)
 {
 	struct gnt_domain *d;
 
+	hv_evtchn_conn_gone(c); /* its handles' ports close while the domain lives */
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -275,7 +276,8 @@ int hv_reply(struct hv_conn *c, const struct gnt_msg *req, int32_t rc,
 {
 	struct hv_out *o;
 	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = req->op, .cmd = req->cmd,
-			    .count = req->count, .len = len, .rc = rc, .nfds = nfds};
+			    .count = req->count, .len = len, .rc = rc, .nfds = nfds,
+			    .aux = req->aux};
 	size_t total = sizeof(m) + len, sent = 0;
 	uint32_t fds_sent = 0;
 	bool direct = !c->out_head;
@@ -613,7 +615,9 @@ int main(int argc, char **argv)
 	hv->core = gnt_core_create(hv->revoke ? &hv_backing_revoke_ops : &hv_backing_ops, hv,
 				   &lim);
 	hv->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!hv->core || hv->epfd < 0) {
+	if (hv->core) /* dom0 has per-domain state too (event channels) */
+		gnt_core_domain(hv->core, 0)->user = calloc(1, sizeof(struct hv_dom));
+	if (!hv->core || hv->epfd < 0 || !gnt_core_domain(hv->core, 0)->user) {
 		fprintf(stderr, "gntd: out of memory\n");
 		return 1;
 	}
@@ -725,6 +729,8 @@ int main(int argc, char **argv)
 	/* domains that never had a process still hold our per-domain data */
 	for (struct gnt_domain *d = gnt_core_domain_next(hv->core, 0); d;
 	     d = gnt_core_domain_next(hv->core, d->id + 1u)) {
+		if (d->user)
+			hv_evtchn_dom_gone(d->user);
 		free(d->user);
 		d->user = NULL;
 	}

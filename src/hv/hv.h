@@ -43,6 +43,17 @@ struct hv_conn {
 struct hv_dom {
 	uint32_t nconns;
 	bool had_conns;
+	int *port_w;            /* per event channel port: gntd's write end, -1 */
+	uint32_t port_w_len;
+};
+
+/* An event channel handle (a process's xenevtchn handle). */
+struct hv_ehandle {
+	struct hv_ehandle *next;
+	uint32_t id;
+	uint16_t domid;
+	struct hv_conn *conn;
+	int ctl;                /* write end of the handle's control socket */
 };
 
 struct hv {
@@ -74,5 +85,13 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *paylo
 /* Release domain d (its processes' connections, then the core state). */
 void hv_domain_kill(struct gnt_domain *d);
 int hv_count_fds(void);
+/* evtchn.c */
+int hv_evtchn_open(struct hv_conn *c, const struct gnt_msg *m, int *fds, uint32_t nfds);
+int hv_evtchn_close_handle(struct hv_conn *c, const struct gnt_msg *m);
+int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
+void hv_evtchn_conn_gone(struct hv_conn *c);
+void hv_evtchn_dom_gone(struct hv_dom *hd);
+void hv_evtchn_notify(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
+void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
 
 #endif

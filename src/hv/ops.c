@@ -58,6 +58,8 @@ void hv_domain_kill(struct gnt_domain *d)
 		hv_conn_kill(c);
 	}
 	d->user = NULL;
+	if (hd)
+		hv_evtchn_dom_gone(hd);
 	free(hd);
 	gnt__core_domain_release(hv->core, d);
 	/* its mappings are gone: find out now whether its processes let go */
@@ -439,7 +441,7 @@ static int do_control(struct hv_conn *c, const struct gnt_msg *m, const uint8_t 
 	switch (m->op) {
 	case GNT_MSG_DOM_CREATE: {
 		struct gnt_dom_create dc;
-		struct gnt_limits lim;
+		struct gnt_limits lim = {0};
 		int rc;
 		if (m->len != sizeof(dc))
 			return -EPROTO;
@@ -588,6 +590,8 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl,
 	}
 	if (m->op == GNT_MSG_ATTACH)
 		return do_attach(c, fds, nfds);
+	if (m->op == GNT_MSG_EVTCHN_OPEN)
+		return hv_evtchn_open(c, m, fds, nfds);
 	if (nfds) { /* no other request carries descriptors */
 		close_fds(fds, nfds);
 		return -EPROTO;
@@ -595,6 +599,8 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl,
 	switch (m->op) {
 	case GNT_MSG_INFO:
 		return do_info(c, m);
+	case GNT_MSG_EVTCHN_CLOSE:
+		return hv_evtchn_close_handle(c, m);
 	case GNT_MSG_SETTLE: {
 		/* a granter finds a grant busy: settle what only waits for the
 		 * kernel's word that its mapper let go (revoke.c) */
@@ -610,6 +616,8 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl,
 			return hc_grant_table(c, m, pl);
 		case __HYPERVISOR_memory_op:
 			return hc_memory(c, m, pl);
+		case __HYPERVISOR_event_channel_op:
+			return hv_evtchn_op(c, m, pl);
 		default:
 			return hv_reply(c, m, -ENOSYS, NULL, 0, NULL, 0);
 		}

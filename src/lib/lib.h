@@ -35,7 +35,10 @@ int gnt__ensure(void);
 int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t in_len,
 	     const int *send_fds, uint32_t send_nfds, void *out, uint32_t out_len,
 	     uint32_t *got_len, int *fds, uint32_t *nfds, int32_t *rc);
-/* Same, connected to the control socket for dom0 requests. */
+/* Same, with a header of the caller's (aux goes out, and comes back). */
+int gnt__rpc_msg(const struct gnt_msg *req, const void *in, const int *send_fds, void *out,
+		 uint32_t out_len, uint32_t *got_len, int *fds, uint32_t *nfds, uint32_t *aux,
+		 int32_t *rc);
 int gnt__grow_table(uint32_t want_frames);
 void gnt__pages_forget_all(void);
 

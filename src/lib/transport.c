@@ -183,24 +183,24 @@ static int recv_reply(int fd, struct gnt_msg *r, uint32_t op, uint32_t cmd, void
 	return 0;
 }
 
-int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t in_len,
-	     const int *send_fds, uint32_t send_nfds, void *out, uint32_t out_len,
-	     uint32_t *got_len, int *fds, uint32_t *nfds, int32_t *rc)
+int gnt__rpc_msg(const struct gnt_msg *req, const void *in, const int *send_fds, void *out,
+		 uint32_t out_len, uint32_t *got_len, int *fds, uint32_t *nfds, uint32_t *aux,
+		 int32_t *rc)
 {
-	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = op, .cmd = cmd, .count = count,
-			    .len = in_len, .nfds = send_nfds};
+	struct gnt_msg m = *req;
 	struct gnt_msg r;
 	uint32_t maxfds = nfds ? *nfds : 0, dummy = 0;
 	int err;
 
+	m.magic = GNT_PROTO_MAGIC;
 	if (!nfds)
 		nfds = &dummy;
 	*nfds = 0;
-	err = send_all(gnt__g.fd, &m, in, send_fds, send_nfds);
+	err = send_all(gnt__g.fd, &m, in, send_fds, m.nfds);
 	if (err < 0)
 		return err;
 	__atomic_fetch_add(&gnt__g.hypercalls, 1, __ATOMIC_RELAXED);
-	err = recv_reply(gnt__g.fd, &r, op, cmd, out, out_len, fds, nfds, maxfds);
+	err = recv_reply(gnt__g.fd, &r, m.op, m.cmd, out, out_len, fds, nfds, maxfds);
 	if (!err && r.len > (out ? out_len : 0)) {
 		/* more than the caller has room for: drain it, fail */
 		err = recv_exact(gnt__g.fd, NULL, r.len - (out ? out_len : 0), fds, nfds, maxfds);
@@ -217,8 +217,19 @@ int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t
 	}
 	if (got_len)
 		*got_len = r.len;
+	if (aux)
+		*aux = r.aux;
 	*rc = r.rc;
 	return 0;
+}
+
+int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t in_len,
+	     const int *send_fds, uint32_t send_nfds, void *out, uint32_t out_len,
+	     uint32_t *got_len, int *fds, uint32_t *nfds, int32_t *rc)
+{
+	struct gnt_msg m = {.op = op, .cmd = cmd, .count = count, .len = in_len,
+			    .nfds = send_nfds};
+	return gnt__rpc_msg(&m, in, send_fds, out, out_len, got_len, fds, nfds, NULL, rc);
 }
 
 static int connect_control(void)

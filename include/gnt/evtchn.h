@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gnt/evtchn.h - event channels for a process of a gnt domain, in the shape
+ * of Xen's xenevtchn (libxenevtchn): a handle holds ports, one pollable
+ * descriptor reports them, gnt_evtchn_pending() returns a pending port and
+ * masks it, gnt_evtchn_unmask() re-arms it (and re-delivers it if an event
+ * came meanwhile).  A notify on a bound port goes straight to the peer
+ * process, without gntd (only the first notify from the side that did not
+ * bind asks gntd once, to learn where to send).
+ *
+ * Return values: >= 0 or a negative errno.  Errors of Xen's hypercall:
+ * -EINVAL bad or unbound port for bind/close, -ESRCH no such domain,
+ * -ENOSPC no free port.  Handles are not shared across fork(): a child opens
+ * its own.  A handle is not thread-safe; use one per thread or lock.
+ */
+#ifndef GNT_EVTCHN_H
+#define GNT_EVTCHN_H
+
+#include "gnt/xen.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gnt_evtchn_handle gnt_evtchn_handle;
+
+/* NULL with errno on failure. */
+gnt_evtchn_handle *gnt_evtchn_open(void);
+/* Closes every port of the handle (their peers see them unbound). */
+int gnt_evtchn_close(gnt_evtchn_handle *h);
+/* Readable while a port of the handle is pending and unmasked. */
+int gnt_evtchn_fd(gnt_evtchn_handle *h);
+/* A new unbound port that domain `remote` may bind to; the port. */
+int gnt_evtchn_bind_unbound_port(gnt_evtchn_handle *h, domid_t remote);
+/* Bind to remote's unbound port; the new local port, already pending. */
+int gnt_evtchn_bind_interdomain(gnt_evtchn_handle *h, domid_t remote,
+				evtchn_port_t remote_port);
+/* Signal the peer of port.  Unbound: silently dropped (0), as Xen. */
+int gnt_evtchn_notify(gnt_evtchn_handle *h, evtchn_port_t port);
+int gnt_evtchn_unbind(gnt_evtchn_handle *h, evtchn_port_t port);
+/* A pending port (now masked), or -EAGAIN when none.  Never blocks. */
+int gnt_evtchn_pending(gnt_evtchn_handle *h);
+int gnt_evtchn_unmask(gnt_evtchn_handle *h, evtchn_port_t port);
+/* EVTCHNOP_status / EVTCHNOP_reset as Xen's hypercall. */
+int gnt_evtchn_status(struct evtchn_status *st);
+int gnt_evtchn_reset(domid_t dom);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/evtchn.c - event channel delivery.  The core (core/evtchn.c) says who
+ * is bound to whom; here every port gets a SOCK_DGRAM socket pair: its owner
+ * process reads one end, gntd keeps the other and hands a duplicate to the
+ * bound peer, which then notifies directly (a datagram queued = pending; a
+ * full queue is an event already pending).  When a binding ends the
+ * surviving port's pair is replaced and the new read end goes to its owner
+ * over the handle's control socket, so a former peer that kept its write end
+ * reaches nothing: a domain can only signal ports bound to it.
+ */
+#define _GNU_SOURCE
+#include "hv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/evtchn.h"
+
+#define HV_MAX_HANDLES_PER_CONN 64
+
+static struct hv_ehandle *handles;
+static uint32_t next_id = 1;
+
+static struct hv_ehandle *handle_get(uint32_t id)
+{
+	for (struct hv_ehandle *h = handles; h; h = h->next)
+		if (h->id == id)
+			return h;
+	return NULL;
+}
+
+static struct hv_dom *hdom(uint16_t domid)
+{
+	struct gnt_domain *d = gnt_core_domain(hv->core, domid);
+	return d ? d->user : NULL;
+}
+
+static int *port_w(struct hv_dom *hd, uint32_t port)
+{
+	if (port >= hd->port_w_len) {
+		uint32_t n = hd->port_w_len ? hd->port_w_len : 64;
+		int *p;
+		while (n <= port)
+			n *= 2;
+		p = realloc(hd->port_w, n * sizeof(int));
+		if (!p)
+			return NULL;
+		for (uint32_t i = hd->port_w_len; i < n; i++)
+			p[i] = -1;
+		hd->port_w = p;
+		hd->port_w_len = n;
+	}
+	return &hd->port_w[port];
+}
+
+/* A fresh pair for a port: gntd keeps the write end; returns the read end. */
+static int new_pair(struct hv_dom *hd, uint32_t port)
+{
+	int sv[2], *w = port_w(hd, port);
+
+	if (!w || socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+		return -ENOMEM;
+	if (*w >= 0)
+		close(*w);
+	*w = sv[1];
+	return sv[0];
+}
+
+static void drop_port(struct hv_dom *hd, uint32_t port)
+{
+	if (hd && port < hd->port_w_len && hd->port_w[port] >= 0) {
+		close(hd->port_w[port]);
+		hd->port_w[port] = -1;
+	}
+}
+
+static void ctl_send(uint32_t owner, const struct gnt_evtchn_ctl *m, int fd)
+{
+	struct hv_ehandle *h = handle_get(owner);
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {(void *)m, sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (!h)
+		return;
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = sizeof(cbuf.b);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	/* only gntd writes there: a full queue means the process does not
+	 * read its own control socket; it only hurts itself */
+	if (sendmsg(h->ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		hv_log("d%u: event channel control message lost: %s", h->domid, strerror(errno));
+}
+
+/* core hook: gntd's own notification of (domid, port) */
+void hv_evtchn_notify(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
+{
+	struct hv_dom *hd = hdom(domid);
+	int *w;
+	(void)ctx, (void)owner;
+
+	/* no pair yet: a port being bound; the bind sets it pending itself */
+	if (!hd || port >= hd->port_w_len || (w = &hd->port_w[port], *w < 0))
+		return;
+	(void)!send(*w, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL); /* full: already pending */
+}
+
+/* core hook: (domid, port)'s peer went away: a new pair, the old reaches
+ * nobody */
+void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
+{
+	struct hv_dom *hd = hdom(domid);
+	struct gnt_evtchn_ctl m = {.kind = GNT_EVCTL_ROTATE, .port = port};
+	int r;
+	(void)ctx;
+
+	if (!hd)
+		return;
+	r = new_pair(hd, port);
+	if (r < 0)
+		return;
+	ctl_send((uint32_t)owner, &m, r);
+	close(r);
+}
+
+int hv_evtchn_open(struct hv_conn *c, const struct gnt_msg *m, int *fds, uint32_t nfds)
+{
+	struct hv_ehandle *h;
+	uint32_t n = 0;
+	int type;
+	socklen_t tl = sizeof(type);
+
+	if (nfds != 1 || getsockopt(fds[0], SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    type != SOCK_DGRAM) {
+		for (uint32_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	for (h = handles; h; h = h->next)
+		n += h->conn == c;
+	if (n >= HV_MAX_HANDLES_PER_CONN || !(h = calloc(1, sizeof(*h)))) {
+		close(fds[0]);
+		return hv_reply(c, m, -EMFILE, NULL, 0, NULL, 0);
+	}
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	h->ctl = fds[0];
+	h->id = next_id++;
+	if (next_id == 0)
+		next_id = 1;
+	h->domid = c->domid;
+	h->conn = c;
+	h->next = handles;
+	handles = h;
+	return hv_reply(c, m, (int32_t)h->id, NULL, 0, NULL, 0);
+}
+
+/* died: the process went away without unbinding (its peers are told, as
+ * for a dead domain) */
+static void handle_free(struct hv_ehandle *h, bool died)
+{
+	struct hv_ehandle **pp;
+	struct gnt_domain *d = gnt_core_domain(hv->core, h->domid);
+
+	for (pp = &handles; *pp != h; pp = &(*pp)->next)
+		;
+	*pp = h->next;
+	if (d && d->state == GNT_DOM_ALIVE) {
+		/* its ports close; gntd's write ends of them go too */
+		for (uint32_t p = 1; p < d->ev_len; p++)
+			if (d->ev[p].state != GNT_ECS_FREE && d->ev[p].owner == h->id) {
+				struct gnt_evtchn e = d->ev[p];
+				gnt_evtchn_close(hv->core, d, p);
+				drop_port(d->user, p);
+				if (died && e.state == GNT_ECS_INTERDOMAIN)
+					hv_evtchn_notify(NULL, e.remote_dom, e.remote_port, 0);
+			}
+	}
+	close(h->ctl);
+	free(h);
+}
+
+int hv_evtchn_close_handle(struct hv_conn *c, const struct gnt_msg *m)
+{
+	struct hv_ehandle *h = handle_get(m->count);
+
+	if (!h || h->conn != c)
+		return hv_reply(c, m, -EBADF, NULL, 0, NULL, 0);
+	handle_free(h, false);
+	return hv_reply(c, m, 0, NULL, 0, NULL, 0);
+}
+
+void hv_evtchn_conn_gone(struct hv_conn *c)
+{
+	for (struct hv_ehandle *h = handles, *n; h; h = n) {
+		n = h->next;
+		if (h->conn == c)
+			handle_free(h, true);
+	}
+}
+
+void hv_evtchn_dom_gone(struct hv_dom *hd)
+{
+	for (uint32_t p = 0; p < hd->port_w_len; p++)
+		if (hd->port_w[p] >= 0)
+			close(hd->port_w[p]);
+	free(hd->port_w);
+	hd->port_w = NULL;
+	hd->port_w_len = 0;
+}
+
+int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
+{
+	struct gnt_domain *self = gnt_core_domain(hv->core, c->domid);
+	struct hv_dom *hd = self->user;
+	struct hv_ehandle *h = m->aux ? handle_get(m->aux) : NULL;
+	uint8_t arg[24];
+	size_t sz;
+	int rc;
+
+	if (h && h->conn != c)
+		h = NULL; /* another process's handle: not ours to use */
+	switch (m->cmd & 0xFFFF) {
+	case EVTCHNOP_alloc_unbound: sz = sizeof(struct evtchn_alloc_unbound); break;
+	case EVTCHNOP_bind_interdomain: sz = sizeof(struct evtchn_bind_interdomain); break;
+	case EVTCHNOP_close: case EVTCHNOP_send: case EVTCHNOP_unmask:
+		sz = 4; break;
+	case EVTCHNOP_status: sz = sizeof(struct evtchn_status); break;
+	case EVTCHNOP_reset: sz = sizeof(struct evtchn_reset); break;
+	default:
+		return hv_reply(c, m, -ENOSYS, NULL, 0, NULL, 0);
+	}
+	if (m->len != sz || m->count != 1)
+		return -EPROTO;
+	memcpy(arg, pl, sz);
+	if (!hd)
+		return hv_reply(c, m, -ESRCH, NULL, 0, NULL, 0);
+	switch (m->cmd & 0xFFFF) {
+	case EVTCHNOP_alloc_unbound: {
+		struct evtchn_alloc_unbound *op = (void *)arg;
+		struct gnt_domain *d;
+		int r;
+		if (!h)
+			return hv_reply(c, m, -EBADF, NULL, 0, NULL, 0);
+		if (op->dom != DOMID_SELF && op->dom != self->id)
+			return hv_reply(c, m, -EPERM, NULL, 0, NULL, 0); /* delivery is ours */
+		rc = gnt_evtchn_alloc_unbound(hv->core, self, op, h->id);
+		if (rc < 0)
+			return hv_reply(c, m, rc, op, sizeof(*op), NULL, 0);
+		d = self;
+		r = new_pair(d->user, op->port);
+		if (r < 0) {
+			gnt_evtchn_close(hv->core, self, op->port);
+			return hv_reply(c, m, -ENOMEM, NULL, 0, NULL, 0);
+		}
+		rc = hv_reply(c, m, 0, op, sizeof(*op), &r, 1);
+		close(r);
+		return rc;
+	}
+	case EVTCHNOP_bind_interdomain: {
+		struct evtchn_bind_interdomain *op = (void *)arg;
+		const struct gnt_evtchn *lp, *rp;
+		struct hv_dom *rhd;
+		int fds[2], *rw;
+		if (!h)
+			return hv_reply(c, m, -EBADF, NULL, 0, NULL, 0);
+		rc = gnt_evtchn_bind_interdomain(hv->core, self, op, h->id);
+		if (rc < 0)
+			return hv_reply(c, m, rc, op, sizeof(*op), NULL, 0);
+		/* the core already asked to set our new port pending: the pair
+		 * exists (made by hv_evtchn_notify); take its read end now */
+		lp = gnt_evtchn_port(self, op->local_port);
+		rhd = hdom(lp->remote_dom);
+		rp = gnt_evtchn_port(gnt_core_domain(hv->core, lp->remote_dom), op->remote_port);
+		fds[0] = new_pair(hd, op->local_port); /* first: it may move port_w */
+		rw = rhd ? port_w(rhd, op->remote_port) : NULL;
+		if (fds[0] < 0 || !rw || *rw < 0) {
+			if (fds[0] >= 0)
+				close(fds[0]);
+			gnt_evtchn_close(hv->core, self, op->local_port);
+			return hv_reply(c, m, -ENOMEM, NULL, 0, NULL, 0);
+		}
+		(void)!send(port_w(hd, op->local_port)[0], "e", 1, MSG_DONTWAIT); /* pending */
+		fds[1] = *rw;
+		/* the other end learns who may now signal it */
+		{
+			struct gnt_evtchn_ctl pm = {.kind = GNT_EVCTL_PEER, .port = op->remote_port,
+						    .peer_port = op->local_port};
+			ctl_send((uint32_t)rp->owner, &pm, port_w(hd, op->local_port)[0]);
+		}
+		rc = hv_reply(c, m, 0, op, sizeof(*op), fds, 2);
+		close(fds[0]);
+		return rc;
+	}
+	case EVTCHNOP_send: {
+		struct evtchn_send *op = (void *)arg;
+		struct gnt_evtchn_peer to;
+		struct hv_dom *rhd;
+		int *w;
+		rc = gnt_evtchn_send(hv->core, self, op->port, &to);
+		if (rc != 0)
+			return hv_reply(c, m, rc < 0 ? rc : 0, NULL, 0, NULL, 0);
+		rhd = hdom(to.dom);
+		w = rhd ? port_w(rhd, to.port) : NULL;
+		if (!w || *w < 0)
+			return hv_reply(c, m, 0, NULL, 0, NULL, 0);
+		(void)!send(*w, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		/* and from now on directly */
+		{
+			struct gnt_msg rm = *m;
+			rm.aux = to.port;
+			return hv_reply(c, &rm, 0, NULL, 0, w, 1);
+		}
+	}
+	case EVTCHNOP_close: {
+		uint32_t port;
+		memcpy(&port, arg, 4);
+		if (gnt_evtchn_port(self, port) && gnt_evtchn_port(self, port)->owner &&
+		    (!h || gnt_evtchn_port(self, port)->owner != h->id))
+			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0); /* not this handle's */
+		rc = gnt_evtchn_close(hv->core, self, port);
+		if (rc == 0)
+			drop_port(hd, port);
+		return hv_reply(c, m, rc, NULL, 0, NULL, 0);
+	}
+	case EVTCHNOP_unmask: {
+		uint32_t port;
+		memcpy(&port, arg, 4);
+		return hv_reply(c, m, gnt_evtchn_unmask(hv->core, self, port), NULL, 0, NULL, 0);
+	}
+	case EVTCHNOP_status: {
+		struct evtchn_status *op = (void *)arg;
+		rc = gnt_evtchn_status(hv->core, self, op);
+		return hv_reply(c, m, rc, op, sizeof(*op), NULL, 0);
+	}
+	case EVTCHNOP_reset: {
+		struct evtchn_reset *op = (void *)arg;
+		struct gnt_domain *d = op->dom == DOMID_SELF ? self : gnt_core_domain(hv->core, op->dom);
+		rc = gnt_evtchn_reset(hv->core, self, op->dom);
+		if (rc == 0 && d && d->user)
+			for (uint32_t p = 0; p < ((struct hv_dom *)d->user)->port_w_len; p++)
+				drop_port(d->user, p);
+		return hv_reply(c, m, rc, NULL, 0, NULL, 0);
+	}
+	}
+	return hv_reply(c, m, -ENOSYS, NULL, 0, NULL, 0);
+}

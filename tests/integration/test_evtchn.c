@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/* Event channels between two domains through a real gntd. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "../helpers.h"
+
+struct ev {
+	struct th_chan to_a, to_b, to_t;
+	uint32_t a, b;
+	int rounds;
+};
+
+/* Wait (poll) for a pending port; returns it, or fails after 5 s. */
+static int wait_port(gnt_evtchn_handle *h)
+{
+	struct pollfd pfd = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
+	for (int i = 0; i < 500; i++) {
+		int p = gnt_evtchn_pending(h);
+		if (p >= 0)
+			return p;
+		CHECK_EQ(p, -EAGAIN);
+		poll(&pfd, 1, 10);
+	}
+	FAIL("no event within 5 s");
+}
+
+static void side_a(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port;
+	uint64_t hc = 0;
+
+	CHECK(h);
+	port = gnt_evtchn_bind_unbound_port(h, (domid_t)s->b);
+	CHECK(port >= 1);
+	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0); /* unbound: dropped */
+	th_send_u32(&s->to_b, (uint32_t)port);
+	for (int i = 0; i < s->rounds; i++) {
+		CHECK_EQ(wait_port(h), port);
+		CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+		if (i == 1)
+			hc = gnt_hypercall_count();
+	}
+	/* after the first notify, every one went straight to the peer */
+	CHECK_EQ(gnt_hypercall_count(), hc);
+	th_send_u32(&s->to_b, 0);
+	CHECK_EQ(th_recv_u32(&s->to_a), 1);
+	/* the peer closed its end: ours is unbound, notifies are dropped */
+	{
+		struct evtchn_status st = {.dom = DOMID_SELF, .port = (evtchn_port_t)port};
+		CHECK_EQ(gnt_evtchn_status(&st), 0);
+		CHECK_EQ(st.status, EVTCHNSTAT_unbound);
+		CHECK_EQ(st.u.unbound.dom, s->b);
+	}
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port + 1), -EINVAL); /* not ours */
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+static void side_b(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	uint32_t rport = th_recv_u32(&s->to_b);
+	int port;
+	uint64_t hc = 0;
+
+	CHECK(h);
+	CHECK_EQ(gnt_evtchn_bind_interdomain(h, (domid_t)s->a, rport + 1), -EINVAL);
+	port = gnt_evtchn_bind_interdomain(h, (domid_t)s->a, rport);
+	CHECK(port >= 1);
+	CHECK_EQ(gnt_evtchn_bind_interdomain(h, (domid_t)s->a, rport), -EINVAL); /* bound */
+	/* Xen sets a freshly bound port pending */
+	CHECK_EQ(wait_port(h), port);
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	hc = gnt_hypercall_count();
+	for (int i = 0; i < s->rounds; i++) {
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+		CHECK_EQ(wait_port(h), port);
+		CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	}
+	CHECK_EQ(gnt_hypercall_count(), hc); /* the binder never asked gntd */
+	CHECK_EQ(th_recv_u32(&s->to_b), 0);
+	CHECK_EQ(gnt_evtchn_unbind(h, (evtchn_port_t)port), 0);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), -EINVAL);
+	th_send_u32(&s->to_a, 1);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+TEST(evtchn_ping_pong_between_domains)
+{
+	struct ev s = {.rounds = 1000};
+	struct gnt_hv_stats s0;
+	pid_t pa, pb;
+
+	th_gntd_start();
+	s0 = th_stats();
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	th_chan_open(&s.to_a);
+	th_chan_open(&s.to_b);
+	pa = th_spawn(s.a, side_a, &s);
+	pb = th_spawn(s.b, side_b, &s);
+	CHECK_EQ(th_wait(pb), 0);
+	CHECK_EQ(th_wait(pa), 0);
+	th_expect_stats(&s0, 5000);
+	th_chan_close(&s.to_a);
+	th_chan_close(&s.to_b);
+	th_gntd_stop();
+}
+
+/* Events while masked coalesce into one delivery at unmask. */
+static void mask_a(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = gnt_evtchn_bind_unbound_port(h, (domid_t)s->b);
+
+	th_send_u32(&s->to_b, (uint32_t)port);
+	CHECK_EQ(th_recv_u32(&s->to_a), 1); /* b notified three times */
+	CHECK_EQ(wait_port(h), port);        /* one delivery, now masked */
+	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
+	th_send_u32(&s->to_b, 2);
+	CHECK_EQ(th_recv_u32(&s->to_a), 3); /* b notified again, while masked */
+	usleep(20000);
+	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN); /* masked: not delivered */
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	CHECK_EQ(wait_port(h), port); /* delivered at unmask */
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	usleep(20000);
+	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
+	th_send_u32(&s->to_b, 4);
+	gnt_evtchn_close(h);
+}
+
+static void mask_b(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = gnt_evtchn_bind_interdomain(h, (domid_t)s->a, th_recv_u32(&s->to_b));
+
+	CHECK(port > 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+	th_send_u32(&s->to_a, 1);
+	CHECK_EQ(th_recv_u32(&s->to_b), 2);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+	th_send_u32(&s->to_a, 3);
+	CHECK_EQ(th_recv_u32(&s->to_b), 4);
+	gnt_evtchn_close(h);
+}
+
+TEST(evtchn_mask_coalesces_and_unmask_redelivers)
+{
+	struct ev s = {0};
+	pid_t pa, pb;
+
+	th_gntd_start();
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	th_chan_open(&s.to_a);
+	th_chan_open(&s.to_b);
+	pa = th_spawn(s.a, mask_a, &s);
+	pb = th_spawn(s.b, mask_b, &s);
+	CHECK_EQ(th_wait(pa), 0);
+	CHECK_EQ(th_wait(pb), 0);
+	th_chan_close(&s.to_a);
+	th_chan_close(&s.to_b);
+	th_gntd_stop();
+}
+
+/* A peer that dies: the survivor's port goes unbound and is notified. */
+static void death_a(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = gnt_evtchn_bind_unbound_port(h, (domid_t)s->b);
+	struct evtchn_status st = {.dom = DOMID_SELF};
+
+	th_send_u32(&s->to_b, (uint32_t)port);
+	CHECK_EQ(th_recv_u32(&s->to_a), 1); /* bound, then killed */
+	CHECK_EQ(wait_port(h), port);        /* the final notification */
+	st.port = (evtchn_port_t)port;
+	CHECK_EQ(gnt_evtchn_status(&st), 0);
+	CHECK_EQ(st.status, EVTCHNSTAT_unbound);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0); /* dropped */
+	gnt_evtchn_close(h);
+}
+
+static void death_b(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	CHECK(gnt_evtchn_bind_interdomain(h, (domid_t)s->a, th_recv_u32(&s->to_b)) > 0);
+	th_send_u32(&s->to_t, 9);
+	pause();
+}
+
+TEST(evtchn_peer_death_notifies_survivor)
+{
+	struct ev s = {0};
+	pid_t pa, pb;
+
+	th_gntd_start();
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	th_chan_open(&s.to_a);
+	th_chan_open(&s.to_b);
+	th_chan_open(&s.to_t);
+	pa = th_spawn(s.a, death_a, &s);
+	pb = th_spawn(s.b, death_b, &s);
+	CHECK_EQ(th_recv_u32(&s.to_t), 9); /* b is bound */
+	kill(pb, SIGKILL);
+	CHECK_EQ(th_wait(pb), 128 + SIGKILL);
+	th_send_u32(&s.to_a, 1);
+	CHECK_EQ(th_wait(pa), 0);
+	th_chan_close(&s.to_a);
+	th_chan_close(&s.to_b);
+	th_chan_close(&s.to_t);
+	th_gntd_stop();
+}
+
+static void status_other(void *p)
+{
+	struct ev *s = p;
+	struct evtchn_status st = {.dom = (domid_t)s->a, .port = 1};
+	CHECK_EQ(gnt_evtchn_status(&st), -EPERM);
+	st.dom = DOMID_SELF;
+	st.port = 5;
+	CHECK_EQ(gnt_evtchn_status(&st), 0);
+	CHECK_EQ(st.status, EVTCHNSTAT_closed);
+	CHECK_EQ(gnt_evtchn_reset((domid_t)s->a), -EPERM);
+}
+
+TEST(evtchn_status_of_others_is_dom0s)
+{
+	struct ev s = {0};
+
+	th_gntd_start();
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	CHECK_EQ(th_wait(th_spawn(s.b, status_other, &s)), 0);
+	th_gntd_stop();
+}

@@ -122,10 +122,6 @@ static void read_ctl(gnt_evtchn_handle *h)
 			close(fd);
 		}
 	}
-	{
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = CTL_KEY};
-		epoll_ctl(h->epfd, EPOLL_CTL_MOD, h->ctl, &ev);
-	}
 }
 
 /* One event channel hypercall for handle h. */
@@ -174,7 +170,8 @@ gnt_evtchn_handle *gnt_evtchn_open(void)
 	h->ctl = sv[0];
 	h->pid = getpid();
 	{
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = CTL_KEY};
+		/* level-triggered: reading it empty is all it takes */
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CTL_KEY};
 		epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->ctl, &ev);
 	}
 	return h;
@@ -307,6 +304,10 @@ int gnt_evtchn_unbind(gnt_evtchn_handle *h, evtchn_port_t port)
 
 int gnt_evtchn_pending(gnt_evtchn_handle *h)
 {
+	/* gntd's news first: a binding that ended replaced its port's socket
+	 * (and gntd queued that before the unbinder heard back), so nothing
+	 * a former peer sends afterwards is ever read */
+	read_ctl(h);
 	for (;;) {
 		struct epoll_event ev;
 		char buf[64];
@@ -332,7 +333,11 @@ int gnt_evtchn_pending(gnt_evtchn_handle *h)
 				iv[i] = (struct iovec){buf, sizeof(buf)};
 				mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iv[i], .msg_iovlen = 1}};
 			}
-			recvmmsg(l->r, mm, 16, MSG_DONTWAIT, NULL);
+			if (recvmmsg(l->r, mm, 16, MSG_DONTWAIT, NULL) <= 0) {
+				/* nothing there after all: re-arm, no delivery */
+				gnt_evtchn_unmask(h, port);
+				continue;
+			}
 		}
 		return (int)port;
 	}

@@ -120,8 +120,11 @@ void hv_evtchn_notify(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 	(void)!send(*w, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL); /* full: already pending */
 }
 
-/* core hook: (domid, port)'s peer went away: a new pair, the old reaches
- * nobody */
+/* core hook: (domid, port)'s peer went away: a new pair (the old one
+ * reaches nobody), and an event on it.  Xen does not notify on close, but
+ * events may be spurious; this one stands for anything the peer sent before
+ * closing that the owner had not read when it switched sockets, and tells
+ * it the binding ended (as for a dead peer). */
 void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 {
 	struct hv_dom *hd = hdom(domid);
@@ -134,6 +137,7 @@ void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 	r = new_pair(hd, port);
 	if (r < 0)
 		return;
+	(void)!send(hd->port_w[port], "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	ctl_send((uint32_t)owner, &m, r);
 	close(r);
 }
@@ -186,8 +190,8 @@ static void handle_free(struct hv_ehandle *h, bool died)
 				struct gnt_evtchn e = d->ev[p];
 				gnt_evtchn_close(hv->core, d, p);
 				drop_port(d->user, p);
-				if (died && e.state == GNT_ECS_INTERDOMAIN)
-					hv_evtchn_notify(NULL, e.remote_dom, e.remote_port, 0);
+				(void)died; /* the peer is told by hv_evtchn_unbound */
+				(void)e;
 			}
 	}
 	close(h->ctl);

@@ -302,44 +302,56 @@ int gnt_evtchn_unbind(gnt_evtchn_handle *h, evtchn_port_t port)
 	return rc;
 }
 
+static bool consume(struct lport *l)
+{
+	struct mmsghdr mm[16];
+	struct iovec iv[16];
+	char buf[16][8];
+
+	for (int i = 0; i < 16; i++) {
+		iv[i] = (struct iovec){buf[i], sizeof(buf[i])};
+		mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iv[i], .msg_iovlen = 1}};
+	}
+	return recvmmsg(l->r, mm, 16, MSG_DONTWAIT, NULL) > 0;
+}
+
 int gnt_evtchn_pending(gnt_evtchn_handle *h)
 {
-	/* gntd's news first: a binding that ended replaced its port's socket
-	 * (and gntd queued that before the unbinder heard back), so nothing
-	 * a former peer sends afterwards is ever read */
-	read_ctl(h);
 	for (;;) {
-		struct epoll_event ev;
-		char buf[64];
-		struct lport *l;
-		uint32_t port;
+		struct epoll_event ev[64];
+		int n = epoll_wait(h->epfd, ev, 64, 0), found = -1;
 
-		if (epoll_wait(h->epfd, &ev, 1, 0) != 1)
+		if (n <= 0)
 			return -EAGAIN;
-		if (ev.data.u64 == CTL_KEY) {
-			read_ctl(h);
-			continue;
-		}
-		port = (uint32_t)ev.data.u64;
-		l = lp(h, port, false);
-		if (!l || l->r < 0)
-			continue;
-		/* consume what is queued (one call): events coalesce into one
-		 * delivery; the port stays masked (EPOLLONESHOT) until unmasked */
-		{
-			struct mmsghdr mm[16];
-			struct iovec iv[16];
-			for (int i = 0; i < 16; i++) {
-				iv[i] = (struct iovec){buf, sizeof(buf)};
-				mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iv[i], .msg_iovlen = 1}};
+		/* gntd's news first.  A binding that ended replaced its port's
+		 * socket, and gntd queued that before the unbinder heard back:
+		 * the control socket became ready before anything a former peer
+		 * sent afterwards, and epoll reports in that order. */
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.u64 == CTL_KEY || n == 64) {
+				read_ctl(h);
+				break;
 			}
-			if (recvmmsg(l->r, mm, 16, MSG_DONTWAIT, NULL) <= 0) {
-				/* nothing there after all: re-arm, no delivery */
+		for (int i = 0; i < n; i++) {
+			uint32_t port = (uint32_t)ev[i].data.u64;
+			struct lport *l;
+
+			if (ev[i].data.u64 == CTL_KEY)
+				continue;
+			l = lp(h, port, false);
+			if (!l || l->r < 0)
+				continue;
+			if (found >= 0 || !consume(l)) {
+				/* for the next call, or nothing there: re-arm */
 				gnt_evtchn_unmask(h, port);
 				continue;
 			}
+			/* delivered: masked (EPOLLONESHOT) until unmasked; what
+			 * was queued coalesced into this one event */
+			found = (int)port;
 		}
-		return (int)port;
+		if (found >= 0)
+			return found;
 	}
 }
 

@@ -51,7 +51,9 @@ static void side_a(void *p)
 	CHECK_EQ(gnt_hypercall_count(), hc);
 	th_send_u32(&s->to_b, 0);
 	CHECK_EQ(th_recv_u32(&s->to_a), 1);
-	/* the peer closed its end: ours is unbound, notifies are dropped */
+	/* the peer closed its end: one event says so; ours is unbound, and our
+	 * notifies are dropped */
+	CHECK_EQ(wait_port(h), port);
 	{
 		struct evtchn_status st = {.dom = DOMID_SELF, .port = (evtchn_port_t)port};
 		CHECK_EQ(gnt_evtchn_status(&st), 0);

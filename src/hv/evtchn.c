@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
 #include "core/evtchn.h"
 
 #define HV_MAX_HANDLES_PER_CONN 64
@@ -91,16 +92,8 @@ static void ctl_send(uint32_t owner, const struct gnt_evtchn_ctl *m, int fd)
 
 	if (!h)
 		return;
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = sizeof(cbuf.b);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		gnt__fds_attach(&mh, cbuf.b, &fd, 1);
 	/* only gntd writes there: a full queue means the process does not
 	 * read its own control socket; it only hurts itself */
 	if (sendmsg(h->ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)

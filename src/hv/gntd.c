@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "backing.h"
+#include "common/fdpass.h"
 
 struct hv *hv;
 
@@ -182,16 +183,8 @@ static int flush_out(struct hv_conn *c)
 			struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 			ssize_t w;
 
-			if (n) {
-				struct cmsghdr *cm;
-				mh.msg_control = cbuf.b;
-				mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-				cm = CMSG_FIRSTHDR(&mh);
-				cm->cmsg_level = SOL_SOCKET;
-				cm->cmsg_type = SCM_RIGHTS;
-				cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
-				memcpy(CMSG_DATA(cm), o->fds, sizeof(int) * n);
-			}
+			if (n)
+				gnt__fds_attach(&mh, cbuf.b, o->fds, n);
 			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (w < 0) {
 				if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -247,16 +240,8 @@ static ssize_t send_direct(struct hv_conn *c, const struct gnt_msg *m, const voi
 			iov[mh.msg_iovlen++] =
 				(struct iovec){(char *)payload + s, end - sizeof(*m) - s};
 		}
-		if (n) {
-			struct cmsghdr *cm;
-			mh.msg_control = cbuf.b;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
-			memcpy(CMSG_DATA(cm), fds + *fds_sent, sizeof(int) * n);
-		}
+		if (n)
+			gnt__fds_attach(&mh, cbuf.b, fds + *fds_sent, n);
 		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR)
@@ -367,19 +352,10 @@ static int conn_read(struct hv_conn *c)
 				break;
 			return -errno;
 		}
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			int *in = (int *)(void *)CMSG_DATA(cm);
-			for (int i = 0; i < n; i++) {
-				if (c->ninfds == sizeof(c->infds) / sizeof(c->infds[0])) {
-					close(in[i]); /* too many: protocol error below */
-					c->dead = true;
-				} else
-					c->infds[c->ninfds++] = in[i];
-			}
-		}
+		/* too many descriptors queued: a protocol error, below */
+		if (gnt__fds_take(&mh, c->infds, &c->ninfds,
+				  sizeof(c->infds) / sizeof(c->infds[0])))
+			c->dead = true;
 		if (mh.msg_flags & MSG_CTRUNC)
 			return -EPROTO;
 		if (c->dead)

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
 #include "gnt/evtchn.h"
 
 #define CTL_KEY UINT64_MAX
@@ -94,14 +95,13 @@ static void read_ctl(gnt_evtchn_handle *h)
 		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
 				    .msg_controllen = sizeof(cbuf.b)};
 		int fd = -1;
+		uint32_t got = 0;
 		ssize_t n = recvmsg(h->ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		struct lport *l;
 
 		if (n < 0)
 			break;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		gnt__fds_take(&mh, &fd, &got, 1); /* one at most; any more are closed */
 		if (n != sizeof(m) || fd < 0 || !(l = lp(h, m.port, false)) || l->r < 0) {
 			if (fd >= 0)
 				close(fd);

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
 #include "gnt/control.h"
 
 struct gnt__state gnt__g = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .domid = -1};
@@ -42,16 +43,8 @@ static int send_all(int fd, const struct gnt_msg *m, const void *pl, const int *
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = m->len ? 2 : 1};
 	size_t total = sizeof(*m) + m->len, sent = 0;
 
-	if (nfds) {
-		struct cmsghdr *cm;
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
+	if (nfds)
+		gnt__fds_attach(&mh, cbuf.b, fds, nfds);
 	while (sent < total) {
 		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (w < 0) {
@@ -81,18 +74,7 @@ static int send_all(int fd, const struct gnt_msg *m, const void *pl, const int *
 /* Descriptors that came with mh go to fds (up to max_fds; the rest are closed). */
 static void take_fds(struct msghdr *mh, int *fds, uint32_t *nfds, uint32_t max_fds)
 {
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		int *in = (int *)(void *)CMSG_DATA(cm);
-		for (int i = 0; i < n; i++) {
-			if (fds && *nfds < max_fds)
-				fds[(*nfds)++] = in[i];
-			else
-				close(in[i]);
-		}
-	}
+	gnt__fds_take(mh, fds, nfds, max_fds);
 }
 
 /* Read exactly len bytes into buf (NULL: discard), collecting descriptors. */

@@ -42,6 +42,7 @@ if build build 0; then
 	run hostile build/tests/hostile
 	run abi tests/abi/check-abi.sh build
 	run cli tests/cli/check-cli.sh build
+	run "xenstore-utils" tests/cli/check-xs.sh build
 fi
 if build build-asan 1; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

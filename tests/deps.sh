@@ -5,11 +5,13 @@
 #   libxen-dev   Xen's public headers (ABI checks: tests/abi)
 #   g++          the public headers must compile as C++ (tests/abi)
 #   python3      JSON output checks (tests/cli)
+#   xenstore-utils  Debian's unmodified xenstore tools against gnt's store
 set -u
 need=()
 [ -f /usr/include/xen/grant_table.h ] || need+=(libxen-dev)
 command -v g++ >/dev/null || need+=(g++)
 command -v python3 >/dev/null || need+=(python3)
+command -v xenstore-read >/dev/null || need+=(xenstore-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	echo "deps: installing ${need[*]}"

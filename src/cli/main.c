@@ -17,6 +17,7 @@ static const struct cli_cmd cmds[] = {
 	{"exec", cli_exec, "exec NAME|ID -- CMD...     run CMD as a process of the domain"},
 	{"grants", cli_grants, "grants NAME|ID [--json]    dump a grant table (xl debug-keys g)"},
 	{"stats", cli_stats, "stats [--json]             counts of frames, grants, mappings, fds"},
+	{"store", cli_store, "store path [NAME|ID]        the xenstore socket (for XENSTORED_PATH)"},
 	{"demo", cli_run_tool, "demo                       run the demo (private gntd)"},
 	{"bench", cli_run_tool, "bench [--json]             run the benchmarks"},
 };

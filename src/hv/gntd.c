@@ -429,6 +429,10 @@ static int make_rundir(const char *dir)
 		return -errno;
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
 		return -EPERM;
+	/* domains (other uids, as root) reach their own xenstore socket in it:
+	 * traversable, not listable; every socket's own mode decides */
+	if (geteuid() == 0 && (st.st_mode & 0777) == 0700)
+		chmod(dir, 0711);
 	return 0;
 }
 
@@ -490,6 +494,7 @@ static int claim_uid_slot(void)
 
 static volatile sig_atomic_t term;
 static char revoke_mark; /* epoll data for the fanotify descriptor */
+static char xs_mark;     /* epoll data for xenstore's own epoll set */
 
 static void on_term(int sig)
 {
@@ -604,6 +609,12 @@ int main(int argc, char **argv)
 			ev.data.ptr = &revoke_mark;
 			epoll_ctl(hv->epfd, EPOLL_CTL_ADD, hv_revoke_fd(), &ev);
 		}
+		if ((rc = hv_xs_init()) < 0) {
+			fprintf(stderr, "gntd: xenstore: %s\n", strerror(-rc));
+			return 1;
+		}
+		ev.data.ptr = &xs_mark;
+		epoll_ctl(hv->epfd, EPOLL_CTL_ADD, hv_xs_fd(), &ev);
 	}
 	if (!foreground) {
 		pid_t p = fork();
@@ -670,6 +681,10 @@ int main(int argc, char **argv)
 				hv_revoke_events();
 				continue;
 			}
+			if ((void *)c == &xs_mark) {
+				hv_xs_poll();
+				continue;
+			}
 			if (c->dead)
 				continue;
 			if (evs[i].events & EPOLLOUT)
@@ -710,6 +725,7 @@ int main(int argc, char **argv)
 		free(d->user);
 		d->user = NULL;
 	}
+	hv_xs_fini();
 	gnt_core_destroy(hv->core);
 	unlink(hv->sock_path);
 	{

@@ -85,6 +85,13 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *paylo
 /* Release domain d (its processes' connections, then the core state). */
 void hv_domain_kill(struct gnt_domain *d);
 int hv_count_fds(void);
+/* xs.c: xenstore */
+int hv_xs_init(void);
+int hv_xs_fd(void);
+void hv_xs_poll(void);
+void hv_xs_fini(void);
+void hv_xs_domain_created(struct gnt_domain *d);
+void hv_xs_domain_gone(uint16_t domid);
 /* evtchn.c */
 int hv_evtchn_open(struct hv_conn *c, const struct gnt_msg *m, int *fds, uint32_t nfds);
 int hv_evtchn_close_handle(struct hv_conn *c, const struct gnt_msg *m);

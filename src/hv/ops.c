@@ -37,6 +37,8 @@ void hv_domain_kill(struct gnt_domain *d)
 	struct hv_dom *hd = d->user;
 	uint16_t id = d->id;
 
+	hv_xs_domain_gone(id);
+
 	if (hv->privileged && id != 0) {
 		/* the domain's uid is its own: kill(-1) as that uid reaches every
 		 * process of the domain, including ones that never connected */
@@ -465,6 +467,7 @@ static int do_control(struct hv_conn *c, const struct gnt_msg *m, const uint8_t 
 			} else {
 				rc = d->id;
 				hv_log("d%u: created \"%s\"", d->id, d->name);
+				hv_xs_domain_created(d);
 			}
 		}
 		return hv_reply(c, m, rc, NULL, 0, NULL, 0);

@@ -161,6 +161,12 @@ pid_t gnt_domain_spawn(uint32_t domid, char *const argv[])
 		fcntl(t, F_SETFD, 0); /* inheritable: it is the domain */
 		snprintf(num, sizeof(num), "%d", t);
 		setenv("GNT_FD", num, 1);
+		{
+			/* Xen's xenstore clients find the domain's store here */
+			char xs[300];
+			snprintf(xs, sizeof(xs), "%s/xs-d%u.sock", gnt_runtime_dir(), domid);
+			setenv("XENSTORED_PATH", xs, 1);
+		}
 		/* our own connection (dom0) must not leak into the domain */
 		if (gnt__g.fd >= 0)
 			close(gnt__g.fd);

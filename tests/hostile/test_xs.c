@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hostile xenstore clients: oversize and malformed messages drop only the
+ * offending connection; the store is unchanged and serves everyone else.
+ * A domain cannot connect to another domain's (or dom0's) store socket.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../helpers.h"
+
+static int xs_connect(const char *name)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", gnt_test_dir(), name);
+	CHECK(fd >= 0);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void xs_send(int fd, uint32_t type, const char *p, uint32_t len)
+{
+	uint32_t h[4] = {type, 7, 0, len};
+	CHECK(write(fd, h, 16) == 16);
+	if (len)
+		CHECK(write(fd, p, len) == (ssize_t)len);
+}
+
+/* One reply: its type; payload into buf (NUL-terminated). -1 on EOF. */
+static int xs_reply(int fd, char *buf, size_t cap)
+{
+	uint32_t h[4];
+	struct pollfd pf = {.fd = fd, .events = POLLIN};
+	size_t got = 0;
+
+	if (poll(&pf, 1, 5000) != 1)
+		FAIL("no reply within 5 s");
+	while (got < 16) {
+		ssize_t r = read(fd, (char *)h + got, 16 - got);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	CHECK(h[3] < cap);
+	for (got = 0; got < h[3];) {
+		ssize_t r = read(fd, buf + got, h[3] - got);
+		CHECK(r > 0);
+		got += (size_t)r;
+	}
+	buf[h[3]] = 0;
+	return (int)h[0];
+}
+
+static void expect_read(int fd, const char *path, const char *want)
+{
+	char buf[4200];
+	xs_send(fd, 2 /* READ */, path, (uint32_t)strlen(path) + 1);
+	CHECK_EQ(xs_reply(fd, buf, sizeof(buf)), 2);
+	if (strcmp(buf, want))
+		FAIL("read %s: '%s', want '%s'", path, buf, want);
+}
+
+TEST(xenstore_oversize_and_garbage_drop_only_the_sender)
+{
+	char buf[4200];
+	int good, bad;
+
+	th_gntd_start();
+	good = xs_connect("xenstored.sock");
+	CHECK(good >= 0);
+	xs_send(good, 11 /* WRITE */, "/k\0v", 4);
+	CHECK_EQ(xs_reply(good, buf, sizeof(buf)), 11);
+	/* over 4096 bytes: dropped before anything is read of it */
+	bad = xs_connect("xenstored.sock");
+	{
+		uint32_t h[4] = {11, 1, 0, 5000};
+		CHECK(write(bad, h, 16) == 16);
+		CHECK_EQ(xs_reply(bad, buf, sizeof(buf)), -1);
+		close(bad);
+	}
+	expect_read(good, "/k", "v");
+	/* unknown type: an error reply, the connection lives on */
+	bad = xs_connect("xenstored.sock");
+	xs_send(bad, 999, "x", 1);
+	CHECK_EQ(xs_reply(bad, buf, sizeof(buf)), 16 /* ERROR */);
+	CHECK(!strcmp(buf, "ENOSYS"));
+	/* a write without its NUL separator: an error, nothing written */
+	xs_send(bad, 11, "/k2", 3);
+	CHECK_EQ(xs_reply(bad, buf, sizeof(buf)), 16);
+	xs_send(bad, 2, "/k2", 4);
+	CHECK_EQ(xs_reply(bad, buf, sizeof(buf)), 16);
+	CHECK(!strcmp(buf, "ENOENT"));
+	/* a header cut short, then gone */
+	CHECK(write(bad, "\x0b\0\0", 3) == 3);
+	close(bad);
+	expect_read(good, "/k", "v");
+	close(good);
+	th_gntd_stop();
+}
+
+struct xa {
+	uint32_t a, b;
+};
+
+static void try_sockets(void *p)
+{
+	struct xa *x = p;
+	char name[32];
+	int fd;
+
+	snprintf(name, sizeof(name), "xs-d%u.sock", x->a);
+	fd = xs_connect(name);
+	CHECK(fd >= 0); /* our own */
+	expect_read(fd, "domid", (snprintf(name, sizeof(name), "%u", x->a), name));
+	close(fd);
+	snprintf(name, sizeof(name), "xs-d%u.sock", x->b);
+	CHECK_EQ(xs_connect(name), -EACCES); /* another domain's */
+	CHECK_EQ(xs_connect("xenstored.sock"), -EACCES); /* dom0's */
+}
+
+TEST(xenstore_sockets_are_per_domain)
+{
+	struct xa x;
+
+	if (geteuid() != 0)
+		FAIL("needs root: domains under their own uids");
+	th_gntd_start();
+	x.a = th_domain("A");
+	x.b = th_domain("B");
+	CHECK_EQ(th_wait(th_spawn(x.a, try_sockets, &x)), 0);
+	th_gntd_stop();
+}

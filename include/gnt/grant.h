@@ -144,6 +144,43 @@ int gnt_map_refs(struct gnttab_map_grant_ref *ops, unsigned int count);
 /* Unmap a batch with one hypercall; each mapping is gone before gntd drops
  * its pin.  Returns 0 (check each status) or -errno. */
 int gnt_unmap_refs(struct gnttab_unmap_grant_ref *ops, unsigned int count);
+
+/* ---- unmap notify (Linux gntdev/gntalloc IOCTL_*_SET_UNMAP_NOTIFY) ------ */
+
+/* What gntd (not this process: it may be dead by then) does when a mapping
+ * or a grant goes away, so that the peer learns of it.  flags: */
+#define GNT_UNMAP_NOTIFY_CLEAR_BYTE 0x1 /* clear the byte at `offset` */
+#define GNT_UNMAP_NOTIFY_SEND_EVENT 0x2 /* send an event on `port` */
+
+/* Mapper side.  When the mapping `handle` (from gnt_map_refs) is unmapped
+ * (by any process of this domain), or this process dies (its connection to
+ * gntd closes: exit, SIGKILL, gnt_close()), or its domain dies: gntd clears
+ * the byte at offset (0..4095) of the mapped frame, then sends an event on
+ * port (a port of this domain, bound by any of its processes: the event
+ * goes to the port's peer; a port unbound or closed by then sends nothing).
+ * Both happen before gntd drops the mapping's pin, so the granter sees the
+ * byte clear by the time its gnt_end_foreign_access_ref can succeed.  The
+ * mapping itself stays after the process dies while its domain lives
+ * (handles are the domain's).  One notify per handle and process: setting
+ * again replaces it, flags 0 cancels it; it fires at most once.
+ * Returns 0, or -EINVAL (offset >= 4096, unknown flags, CLEAR_BYTE on a
+ * read-only mapping, SEND_EVENT with a port that is not an open port of
+ * this domain), -ENOENT (handle is not a live mapping of this domain),
+ * -ENOSPC (4096 notifies of this process set), or a transport error. */
+int gnt_map_set_unmap_notify(grant_handle_t handle, uint32_t offset, uint32_t flags,
+			     evtchn_port_t port);
+/* Granter side.  When this process dies (its connection to gntd closes) or
+ * its domain dies, gntd clears the byte at offset of the frame that ref's
+ * entry names now (looked up when this is called) and sends an event on
+ * port, as above.  Unlike gntalloc, ending the grant or freeing the page
+ * does not fire it (a gnt process keeps its memory until it dies); cancel
+ * with flags 0 before reusing the ref.  A frame given back by then (freed
+ * pages) is not cleared.  Returns 0, or -EINVAL (offset >= 4096, unknown
+ * flags, ref beyond the table, an entry not naming memory of this domain,
+ * a bad port as above), -ENOSPC, or a transport error. */
+int gnt_grant_set_unmap_notify(grant_ref_t ref, uint32_t offset, uint32_t flags,
+			       evtchn_port_t port);
+
 /* Hypercalls issued by this process so far (for tests and benchmarks). */
 uint64_t gnt_hypercall_count(void);
 

@@ -30,6 +30,9 @@ enum gnt_msg_op {
 	GNT_MSG_EVTCHN_OPEN,   /* fd: the handle's control socket (SOCK_DGRAM, gntd
 				  writes) -> rc = handle id */
 	GNT_MSG_EVTCHN_CLOSE,  /* count = handle id: its ports close */
+	GNT_MSG_UNMAP_NOTIFY,  /* struct gnt_unmap_notify: set or (flags 0)
+				  clear what gntd does when a mapping or a
+				  grant of this process goes away */
 	/* control: the control domain (dom0) only */
 	GNT_MSG_DOM_CREATE = 32, /* struct gnt_dom_create -> rc = domid */
 	GNT_MSG_DOM_DESTROY,   /* count = domid */
@@ -73,6 +76,21 @@ struct gnt_evtchn_ctl {
 	uint32_t peer_port; /* PEER */
 	uint32_t pad;
 };
+
+/* UNMAP_NOTIFY: one per (kind, id) per connection; setting again replaces.
+ * flags: GNT_UNMAP_NOTIFY_CLEAR_BYTE (1) clear the byte at `offset` of the
+ * frame, GNT_UNMAP_NOTIFY_SEND_EVENT (2) send an event on `port` (a port of
+ * the caller's domain: the event goes to its peer).  docs/protocol.md. */
+enum { GNT_UNMAP_NOTIFY_MAPPING = 1, GNT_UNMAP_NOTIFY_GRANT = 2 };
+#define GNT_UNMAP_NOTIFY_MAX 4096u /* per connection */
+struct gnt_unmap_notify {
+	uint32_t kind;   /* GNT_UNMAP_NOTIFY_MAPPING / _GRANT */
+	uint32_t id;     /* maptrack handle / grant ref */
+	uint32_t offset; /* < 4096 */
+	uint32_t flags;
+	uint32_t port;
+};
+_Static_assert(sizeof(struct gnt_unmap_notify) == 20, "gnt_unmap_notify");
 
 struct gnt_info {
 	uint32_t domid;

@@ -657,6 +657,8 @@ static void release_handle(struct gnt_core *c, struct gnt_domain *self, uint32_t
 	struct gnt_domain *g = c->doms[m->dom];
 	uint32_t ref = m->ref;
 
+	if (c->ops->handle_release)
+		c->ops->handle_release(c->ctx, self, h);
 	mt_put(self, h);
 	if (--x->handles == 0) {
 		if (!c->ops->expo_open) {

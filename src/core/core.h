@@ -26,6 +26,7 @@
 #define GNT_MEMF_one_unit (1u << 31)
 
 struct gnt_core;
+struct gnt_domain;
 struct gnt_expo;
 struct gnt_unit;
 
@@ -53,6 +54,10 @@ struct gnt_core_ops {
 	/* Optional: a port's peer went away (closed or died); it is unbound
 	 * again.  Called before any evtchn_notify for it. */
 	void (*evtchn_unbound)(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
+	/* Optional: maptrack entry `handle` of self is about to be released
+	 * (unmap, domain release, an undone map).  Called while the entry, its
+	 * exposure and its pin are all still in place (gntd's unmap notify). */
+	void (*handle_release)(void *ctx, struct gnt_domain *self, uint32_t handle);
 };
 
 struct gnt_limits {

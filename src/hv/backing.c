@@ -148,6 +148,7 @@ const struct gnt_core_ops hv_backing_ops = {
 	.table_free = table_free,
 	.evtchn_notify = hv_evtchn_notify,
 	.evtchn_unbound = hv_evtchn_unbound,
+	.handle_release = hv_unmap_notify_handle_release,
 };
 
 const struct gnt_core_ops hv_backing_revoke_ops = {
@@ -161,4 +162,5 @@ const struct gnt_core_ops hv_backing_revoke_ops = {
 	.expo_free = hv_revoke_expo_free,
 	.evtchn_notify = hv_evtchn_notify,
 	.evtchn_unbound = hv_evtchn_unbound,
+	.handle_release = hv_unmap_notify_handle_release,
 };

@@ -19,8 +19,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backing.h"
 #include "common/fdpass.h"
 #include "core/evtchn.h"
+#include "gnt/grant.h"
 
 #define HV_MAX_HANDLES_PER_CONN 64
 
@@ -355,4 +357,192 @@ int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 	}
 	}
 	return hv_reply(c, m, -ENOSYS, NULL, 0, NULL, 0);
+}
+
+/* ---- unmap notify ------------------------------------------------------ */
+
+/* An event on `port` of d on d's behalf, as if d had sent it: to the peer,
+ * if the port is bound; nothing otherwise (closed since, or never bound). */
+static void send_as(struct gnt_domain *d, uint32_t port)
+{
+	struct gnt_evtchn_peer to;
+	struct hv_dom *rhd;
+
+	if (gnt_evtchn_send(hv->core, d, port, &to) != 0)
+		return;
+	rhd = hdom(to.dom);
+	if (!rhd || to.port >= rhd->port_w_len || rhd->port_w[to.port] < 0)
+		return;
+	(void)!send(rhd->port_w[to.port], "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Where the byte to clear lives now; NULL when the frame is gone. */
+static struct gnt_unit *notify_frame(struct gnt_domain *d, const struct hv_unotify *n,
+				     uint32_t *page)
+{
+	if (n->kind == GNT_UNMAP_NOTIFY_MAPPING) {
+		const struct gnt_maptrack *m;
+		const struct gnt_active *a;
+		struct gnt_domain *g;
+
+		if (n->id >= d->mt_len || !d->mt[n->id].flags)
+			return NULL;
+		m = &d->mt[n->id];
+		g = gnt_core_domain(hv->core, m->dom);
+		/* the mapping's pin keeps the entry's latched frame */
+		a = g ? gnt_core_active(g, m->ref) : NULL;
+		if (!a || a->unit == GNT_NO_UNIT)
+			return NULL;
+		*page = a->page;
+		return gnt_core_unit(hv->core, a->unit);
+	}
+	/* a grant: the frame the entry named when the notify was set, if it is
+	 * still that memory of the granter (unit ids are reused) */
+	{
+		struct gnt_unit *u = gnt_core_unit_of_gfn(d, n->gfn, page);
+		if (!u || u->id != n->unit || *page != n->page)
+			return NULL;
+		return u;
+	}
+}
+
+static void notify_fire(struct gnt_domain *d, const struct hv_unotify *n)
+{
+	if (n->flags & GNT_UNMAP_NOTIFY_CLEAR_BYTE) {
+		uint32_t page = 0;
+		struct gnt_unit *u = notify_frame(d, n, &page);
+		if (u) {
+			struct hv_backing *b = u->backing;
+			/* through the memfd: every mapping of the frame sees it at
+			 * once, before the caller lets go of any pin */
+			if (pwrite(b->fd, "", 1, (off_t)page * GNT_PAGE_SIZE + n->offset) != 1)
+				hv_log("d%u: unmap notify: clearing failed: %s", d->id,
+				       strerror(errno));
+		}
+	}
+	if (n->flags & GNT_UNMAP_NOTIFY_SEND_EVENT)
+		send_as(d, n->port);
+}
+
+static void notify_drop(struct hv_conn *c, uint32_t i)
+{
+	struct gnt_domain *d = gnt_core_domain(hv->core, c->domid);
+	struct hv_dom *hd = d ? d->user : NULL;
+
+	if (c->unotify[i].kind == GNT_UNMAP_NOTIFY_MAPPING && hd && hd->map_notifies)
+		hd->map_notifies--;
+	c->unotify[i] = c->unotify[--c->nunotify];
+}
+
+static int64_t notify_find(const struct hv_conn *c, uint32_t kind, uint32_t id)
+{
+	for (uint32_t i = 0; i < c->nunotify; i++)
+		if (c->unotify[i].kind == kind && c->unotify[i].id == id)
+			return i;
+	return -1;
+}
+
+int hv_unmap_notify_set(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
+{
+	struct gnt_domain *d = gnt_core_domain(hv->core, c->domid);
+	struct hv_dom *hd = d->user;
+	struct gnt_unmap_notify rq;
+	struct hv_unotify n = {0};
+	int64_t i;
+
+	if (m->len != sizeof(rq))
+		return -EPROTO;
+	memcpy(&rq, pl, sizeof(rq));
+	if ((rq.kind != GNT_UNMAP_NOTIFY_MAPPING && rq.kind != GNT_UNMAP_NOTIFY_GRANT) ||
+	    rq.offset >= GNT_PAGE_SIZE ||
+	    (rq.flags & ~(uint32_t)(GNT_UNMAP_NOTIFY_CLEAR_BYTE | GNT_UNMAP_NOTIFY_SEND_EVENT)))
+		return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
+	if (rq.flags & GNT_UNMAP_NOTIFY_SEND_EVENT) {
+		const struct gnt_evtchn *e = gnt_evtchn_port(d, rq.port);
+		if (!e || (e->state != GNT_ECS_UNBOUND && e->state != GNT_ECS_INTERDOMAIN))
+			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
+	}
+	n.kind = rq.kind;
+	n.id = rq.id;
+	n.offset = rq.offset;
+	n.flags = rq.flags;
+	n.port = rq.port;
+	if (rq.kind == GNT_UNMAP_NOTIFY_MAPPING) {
+		/* a live mapping of this domain (handles are domain-wide, as
+		 * Xen's); clearing a byte through a read-only one: -EINVAL, as
+		 * gntdev */
+		if (rq.id >= d->mt_len || !d->mt[rq.id].flags)
+			return hv_reply(c, m, -ENOENT, NULL, 0, NULL, 0);
+		if ((rq.flags & GNT_UNMAP_NOTIFY_CLEAR_BYTE) &&
+		    (d->mt[rq.id].flags & GNTMAP_readonly))
+			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
+	} else {
+		struct gnt_unit *u;
+		if (rq.id >= d->nr_frames * GNT_ENTRIES_PER_FRAME)
+			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
+		/* the frame the entry names now; a peer writes the entry, so read
+		 * it once */
+		n.gfn = __atomic_load_n(&d->table[rq.id].frame, __ATOMIC_ACQUIRE);
+		u = gnt_core_unit_of_gfn(d, n.gfn, &n.page);
+		if (rq.flags && !u)
+			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
+		n.unit = u ? u->id : GNT_NO_UNIT;
+	}
+	i = notify_find(c, rq.kind, rq.id);
+	if (!rq.flags) { /* cancel */
+		if (i >= 0)
+			notify_drop(c, (uint32_t)i);
+		return hv_reply(c, m, 0, NULL, 0, NULL, 0);
+	}
+	if (i >= 0) {
+		c->unotify[i] = n; /* replaces; same kind, same count */
+		return hv_reply(c, m, 0, NULL, 0, NULL, 0);
+	}
+	if (c->nunotify >= GNT_UNMAP_NOTIFY_MAX)
+		return hv_reply(c, m, -ENOSPC, NULL, 0, NULL, 0);
+	if (c->nunotify == c->unotify_cap) {
+		uint32_t cap = c->unotify_cap ? c->unotify_cap * 2 : 8;
+		struct hv_unotify *p = realloc(c->unotify, cap * sizeof(*p));
+		if (!p)
+			return hv_reply(c, m, -ENOMEM, NULL, 0, NULL, 0);
+		c->unotify = p;
+		c->unotify_cap = cap;
+	}
+	c->unotify[c->nunotify++] = n;
+	if (n.kind == GNT_UNMAP_NOTIFY_MAPPING && hd)
+		hd->map_notifies++;
+	return hv_reply(c, m, 0, NULL, 0, NULL, 0);
+}
+
+void hv_unmap_notify_conn_gone(struct hv_conn *c)
+{
+	struct gnt_domain *d = gnt_core_domain(hv->core, c->domid);
+
+	/* a domain being released fired them all already */
+	while (c->nunotify) {
+		struct hv_unotify n = c->unotify[c->nunotify - 1];
+		notify_drop(c, c->nunotify - 1);
+		if (d && d->state == GNT_DOM_ALIVE)
+			notify_fire(d, &n);
+	}
+}
+
+void hv_unmap_notify_handle_release(void *ctx, struct gnt_domain *self, uint32_t handle)
+{
+	struct hv_dom *hd = self->user;
+	(void)ctx;
+
+	if (!hd || !hd->map_notifies)
+		return;
+	for (struct hv_conn *c = hv->conns; c; c = c->next) {
+		int64_t i;
+		if (c->domid != self->id || !c->nunotify)
+			continue;
+		i = notify_find(c, GNT_UNMAP_NOTIFY_MAPPING, handle);
+		if (i >= 0) {
+			struct hv_unotify n = c->unotify[i];
+			notify_drop(c, (uint32_t)i);
+			notify_fire(self, &n); /* and any other process's */
+		}
+	}
 }

@@ -136,6 +136,8 @@ static void conn_free(struct hv_conn *c)
 {
 	struct gnt_domain *d;
 
+	/* its unmap notifies fire first: their ports may be its own */
+	hv_unmap_notify_conn_gone(c);
 	hv_evtchn_conn_gone(c); /* its handles' ports close while the domain lives */
 	if (c->prev)
 		c->prev->next = c->next;
@@ -155,6 +157,7 @@ static void conn_free(struct hv_conn *c)
 		out_free(o);
 	}
 	free(c->in);
+	free(c->unotify);
 	d = gnt_core_domain(hv->core, c->domid);
 	if (!c->control && d && d->state == GNT_DOM_ALIVE && d->user) {
 		struct hv_dom *hd = d->user;

@@ -38,6 +38,19 @@ struct hv_conn {
 	/* output */
 	struct hv_out *out_head, *out_tail;
 	bool dead;
+	/* unmap notifies this process set (evtchn.c), fired when it dies */
+	struct hv_unotify *unotify;
+	uint32_t nunotify, unotify_cap;
+};
+
+/* An unmap notify (GNT_MSG_UNMAP_NOTIFY): what gntd does for a process when
+ * one of its mappings or grants goes away. */
+struct hv_unotify {
+	uint32_t kind;          /* GNT_UNMAP_NOTIFY_MAPPING / _GRANT */
+	uint32_t id;            /* maptrack handle / grant ref */
+	uint32_t offset, flags, port;
+	uint32_t unit, page;    /* grant: the frame the entry named when set */
+	uint64_t gfn;
 };
 
 struct hv_dom {
@@ -45,6 +58,7 @@ struct hv_dom {
 	bool had_conns;
 	int *port_w;            /* per event channel port: gntd's write end, -1 */
 	uint32_t port_w_len;
+	uint32_t map_notifies;  /* mapping notifies set by its processes */
 };
 
 /* An event channel handle (a process's xenevtchn handle). */
@@ -100,5 +114,12 @@ void hv_evtchn_conn_gone(struct hv_conn *c);
 void hv_evtchn_dom_gone(struct hv_dom *hd);
 void hv_evtchn_notify(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
 void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
+/* Unmap notifies (evtchn.c).  set: the GNT_MSG_UNMAP_NOTIFY request.
+ * conn_gone: fire (and forget) every notify of c, a process that died or
+ * whose domain dies; call while its mappings, memory and ports still stand.
+ * handle_release: core hook, fires the notify of a mapping being released. */
+int hv_unmap_notify_set(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
+void hv_unmap_notify_conn_gone(struct hv_conn *c);
+void hv_unmap_notify_handle_release(void *ctx, struct gnt_domain *self, uint32_t handle);
 
 #endif

@@ -52,6 +52,12 @@ void hv_domain_kill(struct gnt_domain *d)
 		if (p > 0)
 			waitpid(p, NULL, 0);
 	}
+	/* unmap notifies first, while the domain's mappings, memory and ports
+	 * all still stand: a peer relies on the byte being clear before any
+	 * pin goes, and the event needs the port still bound */
+	for (struct hv_conn *c = hv->conns; c; c = c->next)
+		if (!c->control && c->domid == id)
+			hv_unmap_notify_conn_gone(c);
 	for (struct hv_conn *c = hv->conns; c; c = c->next) {
 		if (c->control || c->domid != id || c->dead)
 			continue;
@@ -604,6 +610,8 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl,
 		return do_info(c, m);
 	case GNT_MSG_EVTCHN_CLOSE:
 		return hv_evtchn_close_handle(c, m);
+	case GNT_MSG_UNMAP_NOTIFY:
+		return hv_unmap_notify_set(c, m, pl);
 	case GNT_MSG_SETTLE: {
 		/* a granter finds a grant busy: settle what only waits for the
 		 * kernel's word that its mapper let go (revoke.c) */

@@ -366,3 +366,9 @@ void gnt_end_foreign_access(grant_ref_t ref, void *page)
 	pthread_cond_signal(&dcond);
 	pthread_mutex_unlock(&dlock);
 }
+
+int gnt_grant_set_unmap_notify(grant_ref_t ref, uint32_t offset, uint32_t flags,
+			       evtchn_port_t port)
+{
+	return gnt__unmap_notify(GNT_UNMAP_NOTIFY_GRANT, ref, offset, flags, port);
+}

@@ -40,6 +40,9 @@ int gnt__rpc_msg(const struct gnt_msg *req, const void *in, const int *send_fds,
 		 uint32_t out_len, uint32_t *got_len, int *fds, uint32_t *nfds, uint32_t *aux,
 		 int32_t *rc);
 int gnt__grow_table(uint32_t want_frames);
+/* GNT_MSG_UNMAP_NOTIFY: kind GNT_UNMAP_NOTIFY_MAPPING / _GRANT. */
+int gnt__unmap_notify(uint32_t kind, uint32_t id, uint32_t offset, uint32_t flags,
+		      evtchn_port_t port);
 void gnt__pages_forget_all(void);
 
 #endif

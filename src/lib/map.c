@@ -289,3 +289,26 @@ int gnt_unmap_refs(struct gnttab_unmap_grant_ref *ops, unsigned int count)
 {
 	return (int)gnt_grant_table_op(GNTTABOP_unmap_grant_ref, ops, count);
 }
+
+int gnt__unmap_notify(uint32_t kind, uint32_t id, uint32_t offset, uint32_t flags,
+		      evtchn_port_t port)
+{
+	struct gnt_unmap_notify rq = {.kind = kind, .id = id, .offset = offset,
+				      .flags = flags, .port = port};
+	int32_t rc;
+	int err;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	err = gnt__ensure();
+	if (err == 0)
+		err = gnt__rpc(GNT_MSG_UNMAP_NOTIFY, 0, 0, &rq, sizeof(rq), NULL, 0, NULL, 0,
+			       NULL, NULL, NULL, &rc);
+	pthread_mutex_unlock(&gnt__g.lock);
+	return err < 0 ? err : rc;
+}
+
+int gnt_map_set_unmap_notify(grant_handle_t handle, uint32_t offset, uint32_t flags,
+			     evtchn_port_t port)
+{
+	return gnt__unmap_notify(GNT_UNMAP_NOTIFY_MAPPING, handle, offset, flags, port);
+}

@@ -7,4 +7,5 @@
 #include "gnt/control.h"
 #include "gnt/evtchn.h"
 #include "gnt/ring.h"
+#include "gnt/xs.h"
 #endif

@@ -7,5 +7,6 @@
 #include "gnt/control.h"
 #include "gnt/evtchn.h"
 #include "gnt/ring.h"
+#include "gnt/vchan.h"
 #include "gnt/xs.h"
 #endif

@@ -74,6 +74,13 @@ static int new_pair(struct hv_dom *hd, uint32_t port)
 	return sv[0];
 }
 
+/* Set a port pending: one datagram on its pair (a full queue means it is
+ * pending already). */
+static void set_pending(int w)
+{
+	(void)!send(w, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static void drop_port(struct hv_dom *hd, uint32_t port)
 {
 	if (hd && port < hd->port_w_len && hd->port_w[port] >= 0) {
@@ -112,7 +119,7 @@ void hv_evtchn_notify(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 	/* no pair yet: a port being bound; the bind sets it pending itself */
 	if (!hd || port >= hd->port_w_len || (w = &hd->port_w[port], *w < 0))
 		return;
-	(void)!send(*w, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL); /* full: already pending */
+	set_pending(*w);
 }
 
 /* core hook: (domid, port)'s peer went away: a new pair (the old one
@@ -132,7 +139,7 @@ void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 	r = new_pair(hd, port);
 	if (r < 0)
 		return;
-	(void)!send(hd->port_w[port], "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	set_pending(hd->port_w[port]);
 	ctl_send((uint32_t)owner, &m, r);
 	close(r);
 }
@@ -168,9 +175,9 @@ int hv_evtchn_open(struct hv_conn *c, const struct gnt_msg *m, int *fds, uint32_
 	return hv_reply(c, m, (int32_t)h->id, NULL, 0, NULL, 0);
 }
 
-/* died: the process went away without unbinding (its peers are told, as
- * for a dead domain) */
-static void handle_free(struct hv_ehandle *h, bool died)
+/* The handle goes: its ports close (their peers are told by
+ * hv_evtchn_unbound, whether the process unbound or died). */
+static void handle_free(struct hv_ehandle *h)
 {
 	struct hv_ehandle **pp;
 	struct gnt_domain *d = gnt_core_domain(hv->core, h->domid);
@@ -182,11 +189,8 @@ static void handle_free(struct hv_ehandle *h, bool died)
 		/* its ports close; gntd's write ends of them go too */
 		for (uint32_t p = 1; p < d->ev_len; p++)
 			if (d->ev[p].state != GNT_ECS_FREE && d->ev[p].owner == h->id) {
-				struct gnt_evtchn e = d->ev[p];
 				gnt_evtchn_close(hv->core, d, p);
 				drop_port(d->user, p);
-				(void)died; /* the peer is told by hv_evtchn_unbound */
-				(void)e;
 			}
 	}
 	close(h->ctl);
@@ -199,7 +203,7 @@ int hv_evtchn_close_handle(struct hv_conn *c, const struct gnt_msg *m)
 
 	if (!h || h->conn != c)
 		return hv_reply(c, m, -EBADF, NULL, 0, NULL, 0);
-	handle_free(h, false);
+	handle_free(h);
 	return hv_reply(c, m, 0, NULL, 0, NULL, 0);
 }
 
@@ -208,7 +212,7 @@ void hv_evtchn_conn_gone(struct hv_conn *c)
 	for (struct hv_ehandle *h = handles, *n; h; h = n) {
 		n = h->next;
 		if (h->conn == c)
-			handle_free(h, true);
+			handle_free(h);
 	}
 }
 
@@ -293,7 +297,7 @@ int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 			gnt_evtchn_close(hv->core, self, op->local_port);
 			return hv_reply(c, m, -ENOMEM, NULL, 0, NULL, 0);
 		}
-		(void)!send(port_w(hd, op->local_port)[0], "e", 1, MSG_DONTWAIT); /* pending */
+		set_pending(port_w(hd, op->local_port)[0]); /* a new binding is pending */
 		fds[1] = *rw;
 		/* the other end learns who may now signal it */
 		{
@@ -317,7 +321,7 @@ int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 		w = rhd ? port_w(rhd, to.port) : NULL;
 		if (!w || *w < 0)
 			return hv_reply(c, m, 0, NULL, 0, NULL, 0);
-		(void)!send(*w, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		set_pending(*w);
 		/* and from now on directly */
 		{
 			struct gnt_msg rm = *m;
@@ -373,7 +377,7 @@ static void send_as(struct gnt_domain *d, uint32_t port)
 	rhd = hdom(to.dom);
 	if (!rhd || to.port >= rhd->port_w_len || rhd->port_w[to.port] < 0)
 		return;
-	(void)!send(rhd->port_w[to.port], "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	set_pending(rhd->port_w[to.port]);
 }
 
 /* Where the byte to clear lives now; NULL when the frame is gone. */

@@ -24,7 +24,6 @@
 struct lport {
 	int r;           /* our read end, -1: not ours */
 	int peer;        /* the peer's write end, -1: unknown or unbound */
-	bool bound;      /* interdomain (as far as we know) */
 };
 
 struct gnt_evtchn_handle {
@@ -48,7 +47,7 @@ static struct lport *lp(gnt_evtchn_handle *h, uint32_t port, bool grow)
 		if (!x)
 			return NULL;
 		for (uint32_t i = h->np; i < n; i++)
-			x[i] = (struct lport){-1, -1, false};
+			x[i] = (struct lport){-1, -1};
 		h->p = x;
 		h->np = n;
 	}
@@ -79,7 +78,7 @@ static void forget(gnt_evtchn_handle *h, uint32_t port)
 		close(l->r);
 	if (l->peer >= 0)
 		close(l->peer);
-	*l = (struct lport){-1, -1, false};
+	*l = (struct lport){-1, -1};
 }
 
 /* gntd's control datagrams: a peer bound to us, or our binding ended */
@@ -111,12 +110,10 @@ static void read_ctl(gnt_evtchn_handle *h)
 			if (l->peer >= 0)
 				close(l->peer);
 			l->peer = fd;
-			l->bound = true;
 		} else if (m.kind == GNT_EVCTL_ROTATE) {
 			if (l->peer >= 0)
 				close(l->peer);
 			l->peer = -1;
-			l->bound = false;
 			set_read_end(h, m.port, fd);
 		} else {
 			close(fd);
@@ -250,7 +247,6 @@ int gnt_evtchn_bind_interdomain(gnt_evtchn_handle *h, domid_t remote, evtchn_por
 		return -ENOMEM;
 	}
 	l->peer = fds[1];
-	l->bound = true;
 	return (int)op.local_port;
 }
 
@@ -283,7 +279,6 @@ int gnt_evtchn_notify(gnt_evtchn_handle *h, evtchn_port_t port)
 		return rc;
 	if (nfds == 1) {
 		l->peer = fd;
-		l->bound = true;
 	}
 	return 0;
 }

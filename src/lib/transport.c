@@ -71,12 +71,6 @@ static int send_all(int fd, const struct gnt_msg *m, const void *pl, const int *
 	return 0;
 }
 
-/* Descriptors that came with mh go to fds (up to max_fds; the rest are closed). */
-static void take_fds(struct msghdr *mh, int *fds, uint32_t *nfds, uint32_t max_fds)
-{
-	gnt__fds_take(mh, fds, nfds, max_fds);
-}
-
 /* Read exactly len bytes into buf (NULL: discard), collecting descriptors. */
 static int recv_exact(int fd, void *buf, size_t len, int *fds, uint32_t *nfds,
 		      uint32_t max_fds)
@@ -109,7 +103,7 @@ static int recv_exact(int fd, void *buf, size_t len, int *fds, uint32_t *nfds,
 		}
 		if (r == 0)
 			return -ECONNRESET;
-		take_fds(&mh, fds, nfds, max_fds);
+		gnt__fds_take(&mh, fds, nfds, max_fds);
 		got += (size_t)r;
 	}
 	return 0;
@@ -151,7 +145,7 @@ static int recv_reply(int fd, struct gnt_msg *r, uint32_t op, uint32_t cmd, void
 		}
 		if (n == 0)
 			return -ECONNRESET;
-		take_fds(&mh, fds, nfds, max_fds);
+		gnt__fds_take(&mh, fds, nfds, max_fds);
 		if (got < sizeof(*r) && got + (size_t)n >= sizeof(*r)) {
 			/* the header is in: now we know how long the payload is */
 			if (r->magic != GNT_PROTO_MAGIC || r->op != op || r->cmd != cmd)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include "helpers.h"
+#include "common/fdpass.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -432,6 +433,31 @@ void th_share_fresh(void)
 	th_share_once(th_domain(na), th_domain(nb));
 }
 
+/* ---- event channels ---------------------------------------------------- */
+
+int th_evtchn_wait(gnt_evtchn_handle *h)
+{
+	struct pollfd pfd = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
+	for (int i = 0; i < 500; i++) {
+		int p = gnt_evtchn_pending(h);
+		if (p >= 0)
+			return p;
+		CHECK_EQ(p, -EAGAIN);
+		poll(&pfd, 1, 10);
+	}
+	FAIL("no event within 5 s");
+}
+
+void th_evtchn_quiet(gnt_evtchn_handle *h, int ms)
+{
+	struct pollfd pfd = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
+	for (int i = 0; i < ms / 10; i++) {
+		CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
+		poll(&pfd, 1, 10);
+	}
+	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
+}
+
 /* ---- raw protocol ------------------------------------------------------ */
 
 int th_raw_send(int fd, const struct gnt_msg *m, const void *payload, size_t plen, const int *fds,
@@ -451,16 +477,8 @@ int th_raw_send(int fd, const struct gnt_msg *m, const void *payload, size_t ple
 	}
 	if (nfds > GNT_MSG_MAX_FDS)
 		return -EINVAL;
-	if (nfds) {
-		struct cmsghdr *cm;
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
+	if (nfds)
+		gnt__fds_attach(&mh, cbuf.b, fds, nfds);
 	while (sent < total) {
 		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (w < 0) {
@@ -524,17 +542,9 @@ static int raw_read(int fd, void *buf, size_t n, int *fds, unsigned int *nfds, u
 				continue;
 			return -errno;
 		}
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			int *in = (int *)(void *)CMSG_DATA(cm);
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			for (int i = 0; i < k; i++) {
-				if (fds && *nfds < maxfds)
-					fds[(*nfds)++] = in[i];
-				else
-					close(in[i]);
-			}
+		{
+			uint32_t none = 0; /* no room: every descriptor is closed */
+			gnt__fds_take(&mh, fds, nfds ? nfds : &none, maxfds);
 		}
 		if (r == 0)
 			return 0;

@@ -50,6 +50,10 @@ struct gnt_domain_info th_dominfo(uint32_t dom);
 int th_domain_exists(uint32_t dom, struct gnt_domain_info *out);
 /* Wait until cond() or timeout; returns cond's last value. */
 int th_until(int (*cond)(void *), void *arg, int timeout_ms);
+/* The next pending port of h (polling its fd), or fail after 5 s. */
+int th_evtchn_wait(gnt_evtchn_handle *h);
+/* No event on h for ms milliseconds (checked every 10 ms, and once after). */
+void th_evtchn_quiet(gnt_evtchn_handle *h, int ms);
 
 /* ---- accounting ------------------------------------------------------ */
 

@@ -16,27 +16,6 @@ struct hn {
 	uint32_t a, b;
 };
 
-static int wait_port(gnt_evtchn_handle *h)
-{
-	struct pollfd pfd = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
-	for (int i = 0; i < 500; i++) {
-		int p = gnt_evtchn_pending(h);
-		if (p >= 0)
-			return p;
-		CHECK_EQ(p, -EAGAIN);
-		poll(&pfd, 1, 10);
-	}
-	FAIL("no event within 5 s");
-}
-
-static void no_event(gnt_evtchn_handle *h)
-{
-	struct pollfd pfd = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
-	for (int i = 0; i < 20; i++) {
-		CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
-		poll(&pfd, 1, 10);
-	}
-}
 
 static void cp_granter(void *p)
 {
@@ -54,15 +33,15 @@ static void cp_granter(void *p)
 	th_send_u32(&s->to_b, (uint32_t)ref);
 	th_send_u32(&s->to_b, (uint32_t)port);
 	CHECK_EQ(th_recv_u32(&s->to_a), 1); /* B closed its port */
-	CHECK_EQ(wait_port(h), port);	    /* the binding ended */
+	CHECK_EQ(th_evtchn_wait(h), port);	    /* the binding ended */
 	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
-	no_event(h);
+	th_evtchn_quiet(h, 200);
 	th_send_u32(&s->to_b, 2);
 	CHECK_EQ(th_recv_u32(&s->to_a), 3); /* B unmapped */
 	for (int i = 0; i < 500 && page[OFF]; i++)
 		usleep(10000);
 	CHECK_EQ(page[OFF], 0); /* the byte is still cleared ... */
-	no_event(h);		/* ... but the closed port sends nothing */
+	th_evtchn_quiet(h, 200);		/* ... but the closed port sends nothing */
 	CHECK_EQ(gnt_try_end_foreign_access((grant_ref_t)ref), 1);
 	th_send_u32(&s->to_b, 4);
 	gnt_evtchn_close(h);

@@ -13,20 +13,6 @@ struct ev {
 	int rounds;
 };
 
-/* Wait (poll) for a pending port; returns it, or fails after 5 s. */
-static int wait_port(gnt_evtchn_handle *h)
-{
-	struct pollfd pfd = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
-	for (int i = 0; i < 500; i++) {
-		int p = gnt_evtchn_pending(h);
-		if (p >= 0)
-			return p;
-		CHECK_EQ(p, -EAGAIN);
-		poll(&pfd, 1, 10);
-	}
-	FAIL("no event within 5 s");
-}
-
 static void side_a(void *p)
 {
 	struct ev *s = p;
@@ -41,7 +27,7 @@ static void side_a(void *p)
 	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0); /* unbound: dropped */
 	th_send_u32(&s->to_b, (uint32_t)port);
 	for (int i = 0; i < s->rounds; i++) {
-		CHECK_EQ(wait_port(h), port);
+		CHECK_EQ(th_evtchn_wait(h), port);
 		CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
 		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
 		if (i == 1)
@@ -53,7 +39,7 @@ static void side_a(void *p)
 	CHECK_EQ(th_recv_u32(&s->to_a), 1);
 	/* the peer closed its end: one event says so; ours is unbound, and our
 	 * notifies are dropped */
-	CHECK_EQ(wait_port(h), port);
+	CHECK_EQ(th_evtchn_wait(h), port);
 	{
 		struct evtchn_status st = {.dom = DOMID_SELF, .port = (evtchn_port_t)port};
 		CHECK_EQ(gnt_evtchn_status(&st), 0);
@@ -79,12 +65,12 @@ static void side_b(void *p)
 	CHECK(port >= 1);
 	CHECK_EQ(gnt_evtchn_bind_interdomain(h, (domid_t)s->a, rport), -EINVAL); /* bound */
 	/* Xen sets a freshly bound port pending */
-	CHECK_EQ(wait_port(h), port);
+	CHECK_EQ(th_evtchn_wait(h), port);
 	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
 	hc = gnt_hypercall_count();
 	for (int i = 0; i < s->rounds; i++) {
 		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
-		CHECK_EQ(wait_port(h), port);
+		CHECK_EQ(th_evtchn_wait(h), port);
 		CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
 	}
 	CHECK_EQ(gnt_hypercall_count(), hc); /* the binder never asked gntd */
@@ -126,14 +112,14 @@ static void mask_a(void *p)
 
 	th_send_u32(&s->to_b, (uint32_t)port);
 	CHECK_EQ(th_recv_u32(&s->to_a), 1); /* b notified three times */
-	CHECK_EQ(wait_port(h), port);        /* one delivery, now masked */
+	CHECK_EQ(th_evtchn_wait(h), port);        /* one delivery, now masked */
 	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
 	th_send_u32(&s->to_b, 2);
 	CHECK_EQ(th_recv_u32(&s->to_a), 3); /* b notified again, while masked */
 	usleep(20000);
 	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN); /* masked: not delivered */
 	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
-	CHECK_EQ(wait_port(h), port); /* delivered at unmask */
+	CHECK_EQ(th_evtchn_wait(h), port); /* delivered at unmask */
 	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
 	usleep(20000);
 	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
@@ -188,7 +174,7 @@ static void death_a(void *p)
 
 	th_send_u32(&s->to_b, (uint32_t)port);
 	CHECK_EQ(th_recv_u32(&s->to_a), 1); /* bound, then killed */
-	CHECK_EQ(wait_port(h), port);        /* the final notification */
+	CHECK_EQ(th_evtchn_wait(h), port);        /* the final notification */
 	st.port = (evtchn_port_t)port;
 	CHECK_EQ(gnt_evtchn_status(&st), 0);
 	CHECK_EQ(st.status, EVTCHNSTAT_unbound);

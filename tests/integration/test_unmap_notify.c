@@ -23,28 +23,6 @@ struct un {
 	enum mode mode;
 };
 
-static int wait_port(gnt_evtchn_handle *h)
-{
-	struct pollfd pfd = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
-	for (int i = 0; i < 500; i++) {
-		int p = gnt_evtchn_pending(h);
-		if (p >= 0)
-			return p;
-		CHECK_EQ(p, -EAGAIN);
-		poll(&pfd, 1, 10);
-	}
-	FAIL("no event within 5 s");
-}
-
-/* No event within 200 ms. */
-static void no_event(gnt_evtchn_handle *h)
-{
-	struct pollfd pfd = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
-	for (int i = 0; i < 20; i++) {
-		CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
-		poll(&pfd, 1, 10);
-	}
-}
 
 /* The byte at p becomes v within 5 s. */
 static void byte_becomes(volatile unsigned char *p, unsigned char v)
@@ -74,15 +52,15 @@ static void granter(void *p)
 	th_send_u32(&s->to_b, (uint32_t)ref);
 	th_send_u32(&s->to_b, (uint32_t)port);
 	CHECK_EQ(th_recv_u32(&s->to_a), 1); /* mapped, notify set */
-	no_event(h);
+	th_evtchn_quiet(h, 200);
 	CHECK_EQ(page[OFF], 0xff);
 	th_send_u32(&s->to_t, 10);	    /* checked: go on */
 	CHECK_EQ(th_recv_u32(&s->to_a), 2); /* unmapped / killed / destroyed */
 	if (fires) {
-		CHECK_EQ(wait_port(h), port);
+		CHECK_EQ(th_evtchn_wait(h), port);
 		byte_becomes(&page[OFF], 0);
 	} else {
-		no_event(h);
+		th_evtchn_quiet(h, 200);
 		CHECK_EQ(page[OFF], 0xff);
 	}
 	CHECK_EQ(page[OFF - 1], 0xff);
@@ -312,16 +290,16 @@ static void g_mapper(void *p)
 	CHECK(va);
 	lport = gnt_evtchn_bind_interdomain(h, (domid_t)s->a, aport);
 	CHECK(lport > 0);
-	CHECK_EQ(wait_port(h), lport); /* a fresh binding is pending */
+	CHECK_EQ(th_evtchn_wait(h), lport); /* a fresh binding is pending */
 	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)lport), 0);
 	gnt_set_map_op(&op, (void *)va, GNTMAP_host_map, ref, (domid_t)s->a);
 	CHECK_EQ(gnt_map_refs(&op, 1), 0);
 	CHECK_EQ(op.status, GNTST_okay);
 	CHECK_EQ(va[OFF], 0xff);
-	no_event(h);
+	th_evtchn_quiet(h, 200);
 	th_send_u32(&s->to_t, 1);
 	CHECK_EQ(th_recv_u32(&s->to_b), 2); /* A2 killed */
-	CHECK_EQ(wait_port(h), lport);
+	CHECK_EQ(th_evtchn_wait(h), lport);
 	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)lport), 0);
 	byte_becomes(&va[OFF], 0);
 	CHECK_EQ(va[OFF + 1], 0xff); /* the cancelled one did not fire */

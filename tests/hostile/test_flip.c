@@ -222,8 +222,15 @@ TEST(granter_rewriting_entries_during_map_unmap)
 	pb = th_spawn(s.b, mapper, &s);
 	CHECK_EQ(th_wait(pb), 0);
 	CHECK_EQ(th_recv_u32_from(&s.to_t, pa), 1);
-	/* both stopped: nothing pinned, mapped or exposed */
-	st = th_stats();
+	/* both stopped: nothing pinned, mapped or exposed.  gntd releases the
+	 * mapper's parked exposures when it has seen the mapper's domain die
+	 * (or 2 ms after the last unmap): give it that moment */
+	for (int i = 0; i < 500; i++) {
+		st = th_stats();
+		if (!st.exposures)
+			break;
+		usleep(10000);
+	}
 	CHECK_EQ(st.mappings, 0);
 	CHECK_EQ(st.pins, 0);
 	CHECK_EQ(st.exposures, 0);

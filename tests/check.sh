@@ -9,6 +9,10 @@ passed=0
 failed=0
 log=$(mktemp -d /tmp/gnt-check.XXXXXX)
 trap 'rm -rf "$log"' EXIT
+# tests make their private dirs here, so leftovers are ours, not another tree's
+export GNT_TEST_TMP=$log/t
+mkdir -p "$GNT_TEST_TMP"
+chmod 0711 "$log" "$GNT_TEST_TMP" # domain uids traverse to their runtime dirs
 
 tests/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
@@ -51,13 +55,13 @@ if build build-asan 1; then
 	run "integration (asan+ubsan)" build-asan/tests/integration
 	run "hostile (asan+ubsan)" build-asan/tests/hostile
 fi
-leftover=$(pgrep -f 'build(-asan)?/bin/gntd' || true)
+leftover=$(pgrep -f "^$PWD/build(-asan)?/bin/gntd" || true)
 if [ -n "$leftover" ]; then
 	echo "check: gntd processes left behind: $leftover"
 	failed=$((failed + 1))
 fi
-if ls -d /tmp/gnt-test.* >/dev/null 2>&1; then
-	echo "check: runtime directories left behind: $(ls -d /tmp/gnt-test.*)"
+if ls -d "$GNT_TEST_TMP"/gnt-test.* >/dev/null 2>&1; then
+	echo "check: runtime directories left behind: $(ls -d "$GNT_TEST_TMP"/gnt-test.*)"
 	failed=$((failed + 1))
 fi
 echo "$passed passed, $failed failed"

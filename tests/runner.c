@@ -85,11 +85,14 @@ static void reap_group(pid_t pgid)
 
 static int run_one(const struct gnt_test *t)
 {
-	char tmpl[] = "/tmp/gnt-test.XXXXXX";
+	/* $GNT_TEST_TMP lets make check keep its runs apart from others' */
+	const char *base = getenv("GNT_TEST_TMP");
+	char tmpl[200];
 	int status = 0, rc;
 	double t0 = now_s();
 	pid_t pid;
 
+	snprintf(tmpl, sizeof(tmpl), "%s/gnt-test.XXXXXX", base && *base ? base : "/tmp");
 	if (!mkdtemp(tmpl)) {
 		perror("mkdtemp");
 		return 1;

@@ -50,7 +50,7 @@ wait_gone() { # pid [tenths]: wait until it is not running
 # ---- private runtime directory, cleaned whatever happens ------------------
 unset GNT_NO_DAEMON GNT_GNTD GNT_FD
 mkdir -p "$art" || { echo "FAIL builddir: cannot create $art"; echo "0 passed, 1 failed"; exit 1; }
-GNT_RUNTIME_DIR=$(mktemp -d /tmp/gnt-test.XXXXXX) ||
+GNT_RUNTIME_DIR=$(mktemp -d "${GNT_TEST_TMP:-/tmp}"/gnt-test.XXXXXX) ||
 	{ echo "FAIL runtime directory: mktemp"; echo "0 passed, 1 failed"; exit 1; }
 export GNT_RUNTIME_DIR
 rt=$GNT_RUNTIME_DIR

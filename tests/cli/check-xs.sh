@@ -19,7 +19,7 @@ check() { # name expected command...
 for t in xenstore-read xenstore-write xenstore-ls xenstore-list xenstore-rm xenstore-exists xenstore-chmod xenstore-watch; do
 	command -v $t >/dev/null || { ko "$t installed" "missing (apt-get install xenstore-utils)"; echo "$pass passed, $fail failed"; exit 1; }
 done
-export GNT_RUNTIME_DIR=$(mktemp -d /tmp/gnt-test.XXXXXX)
+export GNT_RUNTIME_DIR=$(mktemp -d "${GNT_TEST_TMP:-/tmp}"/gnt-test.XXXXXX)
 chmod 755 "$GNT_RUNTIME_DIR"
 unset GNT_NO_DAEMON
 cleanup() {

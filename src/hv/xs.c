@@ -8,9 +8,23 @@
  *                            mode 0600, so only its processes can connect;
  *                            `gnt exec` sets XENSTORED_PATH to it
  * A message whose length is over 4096 drops its connection (as xenstored);
- * the store stays as it was and other connections are unaffected.  Output
- * is queued per connection; a client that stops reading is dropped past
- * XS_OUT_MAX bytes.
+ * the store stays as it was and other connections are unaffected.
+ *
+ * Output is a queue of messages per connection.  What a client that stops
+ * reading can cost us is bounded as XSA-326 asks of xenstored:
+ *   - replies: a domain's connection with XS_OUTSTANDING_MAX (20, Xen's
+ *     quota_req_outstanding) unread replies is not read from until it reads
+ *     some: its further requests wait in its socket, nothing is dropped.
+ *     "Unread" is what we queue plus what sits in the kernel's socket
+ *     buffer, which for domains' connections is made as small as the kernel
+ *     allows (XS_DOM_SNDBUF), so the socket cannot hide hundreds of replies;
+ *   - watch events: one identical to an event still queued unsent is not
+ *     queued again (a watcher learns "this path changed" either way), and
+ *     events left unread XS_EVENT_TIMEOUT_S (20 s, Xen's default) are
+ *     dropped when more output is queued;
+ *   - and past XS_OUT_MAX queued bytes the client is dropped.
+ * dom0's connections are privileged and exempt from the first two, as in
+ * xenstored.
  */
 #define _GNU_SOURCE
 #include "hv.h"
@@ -24,22 +38,38 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/store.h"
 
 #define XS_HDR 16u
 #define XS_OUT_MAX (1u << 20)
+#define XS_OUTSTANDING_MAX 20u
+#define XS_EVENT_TIMEOUT_S 20
+#define XS_DOM_SNDBUF 4096 /* the kernel doubles it, and keeps a minimum */
+
+/* One queued message: header then payload, `sent` bytes of it written. */
+struct xs_msg {
+	struct xs_msg *next;
+	uint32_t len;         /* header included */
+	uint32_t sent;
+	bool event;
+	time_t queued;        /* CLOCK_MONOTONIC seconds, for event timeout */
+	uint8_t data[];
+};
 
 struct xs_conn {
 	int fd;
 	uint32_t id;          /* the store's */
 	uint16_t domid;
 	bool dead;
+	bool reading;         /* EPOLLIN armed: below the outstanding quota */
 	uint8_t in[XS_HDR + GNT_XS_PAYLOAD_MAX];
 	size_t in_len;
-	uint8_t *out;
-	size_t out_len, out_cap;
+	struct xs_msg *out, **out_tail;
+	size_t out_bytes;     /* queued, unsent bytes */
+	uint32_t out_replies; /* queued replies, partly sent ones included */
 	struct xs_conn *next;
 };
 
@@ -66,26 +96,85 @@ static struct xs_conn *conn_by_id(uint32_t id)
 	return NULL;
 }
 
-static void watch_out(struct xs_conn *c, bool out)
+static time_t mono_s(void)
 {
-	struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c};
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static bool privileged(const struct xs_conn *c)
+{
+	return c->domid == 0;
+}
+
+/* Epoll interest: output while anything is queued; input unless a domain's
+ * connection sits on XS_OUTSTANDING_MAX unread replies. */
+static void arm(struct xs_conn *c)
+{
+	struct epoll_event ev = {.data.ptr = c};
+
+	c->reading = privileged(c) || c->out_replies < XS_OUTSTANDING_MAX;
+	ev.events = (c->reading ? EPOLLIN : 0) | (c->out ? EPOLLOUT : 0);
 	epoll_ctl(xep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void msg_pop(struct xs_conn *c)
+{
+	struct xs_msg *m = c->out;
+
+	c->out = m->next;
+	if (!c->out)
+		c->out_tail = &c->out;
+	c->out_bytes -= m->len - m->sent;
+	if (!m->event)
+		c->out_replies--;
+	free(m);
 }
 
 static void flush(struct xs_conn *c)
 {
-	while (c->out_len) {
-		ssize_t w = send(c->fd, c->out, c->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (c->out) {
+		struct xs_msg *m = c->out;
+		ssize_t w = send(c->fd, m->data + m->sent, m->len - m->sent,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EAGAIN)
 				break;
 			c->dead = true;
 			return;
 		}
-		memmove(c->out, c->out + w, c->out_len - (size_t)w);
-		c->out_len -= (size_t)w;
+		m->sent += (uint32_t)w;
+		c->out_bytes -= (size_t)w;
+		if (m->sent == m->len)
+			msg_pop(c);
 	}
-	watch_out(c, c->out_len != 0);
+}
+
+/* Drop events queued unsent for longer than the timeout, and say whether an
+ * unsent event with this exact content is still queued. */
+static bool events_prune(struct xs_conn *c, const uint8_t *msg, uint32_t len)
+{
+	time_t old = mono_s() - XS_EVENT_TIMEOUT_S;
+	bool dup = false;
+
+	for (struct xs_msg **pp = &c->out, *m; (m = *pp);) {
+		if (!m->event || m->sent) {
+			pp = &m->next;
+			continue;
+		}
+		if (m->queued < old) {
+			*pp = m->next;
+			if (c->out_tail == &m->next)
+				c->out_tail = pp;
+			c->out_bytes -= m->len;
+			free(m);
+			continue;
+		}
+		dup = dup || (m->len == len && !memcmp(m->data, msg, len));
+		pp = &m->next;
+	}
+	return dup;
 }
 
 static void xs_send(void *ctx, uint32_t conn, uint32_t type, uint32_t req_id, uint32_t tx_id,
@@ -93,32 +182,41 @@ static void xs_send(void *ctx, uint32_t conn, uint32_t type, uint32_t req_id, ui
 {
 	struct xs_conn *c = conn_by_id(conn);
 	uint32_t h[4] = {type, req_id, tx_id, len};
+	bool event = type == GNT_XS_WATCH_EVENT;
+	struct xs_msg *m;
 	(void)ctx;
 
 	if (!c)
 		return;
-	if (c->out_len + XS_HDR + len > XS_OUT_MAX) {
+	if (c->out_bytes + XS_HDR + len > XS_OUT_MAX) {
 		hv_log("d%u: xenstore client does not read its replies: dropped", c->domid);
 		c->dead = true;
 		return;
 	}
-	if (c->out_len + XS_HDR + len > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap * 2 : 8192;
-		uint8_t *n;
-		while (cap < c->out_len + XS_HDR + len)
-			cap *= 2;
-		n = realloc(c->out, cap);
-		if (!n) {
-			c->dead = true;
-			return;
-		}
-		c->out = n;
-		c->out_cap = cap;
+	m = malloc(sizeof(*m) + XS_HDR + len);
+	if (!m) {
+		c->dead = true;
+		return;
 	}
-	memcpy(c->out + c->out_len, h, XS_HDR);
-	memcpy(c->out + c->out_len + XS_HDR, payload, len);
-	c->out_len += XS_HDR + len;
+	memcpy(m->data, h, XS_HDR);
+	memcpy(m->data + XS_HDR, payload, len);
+	if (event && !privileged(c) && events_prune(c, m->data, XS_HDR + len)) {
+		free(m);
+		return;
+	}
+	m->next = NULL;
+	m->len = XS_HDR + len;
+	m->sent = 0;
+	m->event = event;
+	m->queued = event ? mono_s() : 0;
+	*c->out_tail = m;
+	c->out_tail = &m->next;
+	c->out_bytes += m->len;
+	if (!event)
+		c->out_replies++;
 	flush(c);
+	if (!c->dead)
+		arm(c);
 }
 
 static void xs_conn_gone(void *ctx, uint32_t conn)
@@ -144,15 +242,37 @@ static void conn_free(struct xs_conn *c)
 		gnt_store_conn_close(store, c->id);
 	epoll_ctl(xep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	free(c->out);
+	while (c->out)
+		msg_pop(c);
 	free(c);
+}
+
+/* Requests already buffered, one at a time as xenstored, while the
+ * connection stays under its outstanding-reply quota. */
+static void serve_buffered(struct xs_conn *c)
+{
+	uint32_t h[4];
+
+	while (c->in_len >= XS_HDR && !c->dead && c->reading) {
+		memcpy(h, c->in, XS_HDR);
+		if (h[3] > GNT_XS_PAYLOAD_MAX) {
+			hv_log("d%u: xenstore message of %u bytes: dropped", c->domid, h[3]);
+			c->dead = true;
+			return;
+		}
+		if (c->in_len < XS_HDR + h[3])
+			return;
+		if (gnt_store_request(store, c->id, h[0], h[1], h[2], c->in + XS_HDR, h[3]) < 0)
+			c->dead = true;
+		memmove(c->in, c->in + XS_HDR + h[3], c->in_len - XS_HDR - h[3]);
+		c->in_len -= XS_HDR + h[3];
+	}
 }
 
 static void conn_read(struct xs_conn *c)
 {
-	for (;;) {
+	while (!c->dead && c->reading) {
 		ssize_t r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
-		uint32_t h[4];
 
 		if (r == 0 || (r < 0 && errno != EAGAIN)) {
 			c->dead = true;
@@ -160,21 +280,7 @@ static void conn_read(struct xs_conn *c)
 		}
 		if (r > 0)
 			c->in_len += (size_t)r;
-		/* one request at a time, as xenstored */
-		while (c->in_len >= XS_HDR && !c->dead) {
-			memcpy(h, c->in, XS_HDR);
-			if (h[3] > GNT_XS_PAYLOAD_MAX) {
-				hv_log("d%u: xenstore message of %u bytes: dropped", c->domid, h[3]);
-				c->dead = true;
-				return;
-			}
-			if (c->in_len < XS_HDR + h[3])
-				break;
-			if (gnt_store_request(store, c->id, h[0], h[1], h[2], c->in + XS_HDR, h[3]) < 0)
-				c->dead = true;
-			memmove(c->in, c->in + XS_HDR + h[3], c->in_len - XS_HDR - h[3]);
-			c->in_len -= XS_HDR + h[3];
-		}
+		serve_buffered(c);
 		if (r < 0)
 			return;
 	}
@@ -198,8 +304,12 @@ static void accept_on(struct xs_listener *l)
 		close(fd);
 		return;
 	}
+	if (l->domid)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){XS_DOM_SNDBUF}, sizeof(int));
 	c->fd = fd;
 	c->domid = l->domid;
+	c->reading = true;
+	c->out_tail = &c->out;
 	if (gnt_store_conn_open(store, l->domid, l->domid == 0, &c->id) < 0) {
 		close(fd);
 		free(c);
@@ -341,8 +451,15 @@ void hv_xs_poll(void)
 		struct xs_conn *c = (void *)p;
 		if (c->dead)
 			continue;
-		if (evs[i].events & EPOLLOUT)
+		if (evs[i].events & EPOLLOUT) {
 			flush(c);
+			if (!c->dead)
+				arm(c);
+			/* replies read: requests that waited in our buffer go on */
+			serve_buffered(c);
+		}
+		if (!c->dead && (evs[i].events & (EPOLLHUP | EPOLLERR)) && !c->reading)
+			c->dead = true; /* gone while we were not reading it */
 		if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 			conn_read(c);
 	}

@@ -142,3 +142,105 @@ TEST(xenstore_sockets_are_per_domain)
 	CHECK_EQ(th_wait(th_spawn(x.a, try_sockets, &x)), 0);
 	th_gntd_stop();
 }
+
+/* Children of path whose names start with prefix, read over fd. */
+static int count_children(int fd, const char *path, const char *prefix)
+{
+	char buf[4200];
+	int n = 0;
+
+	xs_send(fd, 1 /* DIRECTORY */, path, (uint32_t)strlen(path) + 1);
+	CHECK_EQ(xs_reply(fd, buf, sizeof(buf)), 1);
+	for (char *p = buf; *p; p += strlen(p) + 1)
+		n += !strncmp(p, prefix, strlen(prefix));
+	return n;
+}
+
+/* XSA-326: a domain that sends requests and never reads the replies is
+ * served up to 20 unread replies (Xen's quota_req_outstanding) beyond what
+ * its socket's small kernel buffer holds; after that its requests wait in
+ * its socket.  Nothing is dropped: once it reads, the rest are served. */
+TEST(xenstore_unread_replies_stop_reading_at_20)
+{
+	char name[32], path[64], buf[4200];
+	uint32_t d;
+	int dom, adm, n = 0;
+
+	th_gntd_start();
+	d = th_domain("A");
+	snprintf(name, sizeof(name), "xs-d%u.sock", d);
+	dom = xs_connect(name);
+	adm = xs_connect("xenstored.sock");
+	CHECK(dom >= 0 && adm >= 0);
+	for (int i = 0; i < 200; i++) {
+		char req[32];
+		int l = snprintf(req, sizeof(req), "k%d", i) + 1;
+		l += snprintf(req + l, sizeof(req) - (size_t)l, "v");
+		xs_send(dom, 11 /* WRITE */, req, (uint32_t)l);
+	}
+	snprintf(path, sizeof(path), "/local/domain/%u", d);
+	for (int t = 0; t < 2000 && count_children(adm, path, "k") < 20; t++)
+		usleep(1000);
+	/* every round trip of dom0 gives gntd's loop a turn at A's socket */
+	for (int t = 0; t < 50; t++)
+		usleep(100), n = count_children(adm, path, "k");
+	if (n < 20 || n > 100)
+		FAIL("%d of 200 unread requests served, want 20 + the kernel's buffer (< 100)", n);
+	for (int i = 0; i < 200; i++)
+		CHECK_EQ(xs_reply(dom, buf, sizeof(buf)), 11);
+	CHECK_EQ(count_children(adm, path, "k"), 200);
+	close(dom);
+	close(adm);
+	th_gntd_stop();
+}
+
+/* XSA-326: a watcher that does not read gets one copy of an event that is
+ * still queued, not one per change (beyond the few its socket's kernel
+ * buffer took); a later change after it has read is reported again. */
+TEST(xenstore_identical_unread_watch_events_are_queued_once)
+{
+	char name[32], buf[4200];
+	uint32_t d;
+	int dom, adm, n = 0;
+	struct pollfd pf;
+
+	th_gntd_start();
+	d = th_domain("A");
+	snprintf(name, sizeof(name), "xs-d%u.sock", d);
+	dom = xs_connect(name);
+	adm = xs_connect("xenstored.sock");
+	CHECK(dom >= 0 && adm >= 0);
+	xs_send(dom, 11, "w\0" "0", 3);
+	CHECK_EQ(xs_reply(dom, buf, sizeof(buf)), 11);
+	xs_send(dom, 4 /* WATCH */, "w\0tok", 6);
+	CHECK_EQ(xs_reply(dom, buf, sizeof(buf)), 4);
+	CHECK_EQ(xs_reply(dom, buf, sizeof(buf)), 15); /* the initial event */
+	for (int i = 0; i < 5000; i++) {
+		char req[64];
+		int l = snprintf(req, sizeof(req), "/local/domain/%u/w", d) + 1;
+		l += snprintf(req + l, sizeof(req) - (size_t)l, "%d", i);
+		xs_send(adm, 11, req, (uint32_t)l);
+		CHECK_EQ(xs_reply(adm, buf, sizeof(buf)), 11);
+	}
+	pf = (struct pollfd){.fd = dom, .events = POLLIN};
+	do {
+		CHECK_EQ(xs_reply(dom, buf, sizeof(buf)), 15);
+		CHECK(!strcmp(buf, "w"));
+		n++;
+	} while (poll(&pf, 1, 100) == 1);
+	if (n > 200)
+		FAIL("%d events for 5000 identical changes, want a few", n);
+	xs_send(adm, 11, "/local/domain/0/x\0y", 19); /* not watched */
+	CHECK_EQ(xs_reply(adm, buf, sizeof(buf)), 11);
+	{
+		char req[64];
+		int l = snprintf(req, sizeof(req), "/local/domain/%u/w", d) + 1;
+		l += snprintf(req + l, sizeof(req) - (size_t)l, "again");
+		xs_send(adm, 11, req, (uint32_t)l);
+		CHECK_EQ(xs_reply(adm, buf, sizeof(buf)), 11);
+	}
+	CHECK_EQ(xs_reply(dom, buf, sizeof(buf)), 15);
+	close(dom);
+	close(adm);
+	th_gntd_stop();
+}

@@ -172,11 +172,20 @@ TEST(xenstore_unread_replies_stop_reading_at_20)
 	dom = xs_connect(name);
 	adm = xs_connect("xenstored.sock");
 	CHECK(dom >= 0 && adm >= 0);
-	for (int i = 0; i < 200; i++) {
-		char req[32];
-		int l = snprintf(req, sizeof(req), "k%d", i) + 1;
-		l += snprintf(req + l, sizeof(req) - (size_t)l, "v");
-		xs_send(dom, 11 /* WRITE */, req, (uint32_t)l);
+	{
+		/* in one write: hundreds of small writes would be hundreds of
+		 * socket buffers, and once gntd stops reading, our own write
+		 * would block before we get to reading the replies */
+		static char all[200 * 32];
+		size_t at = 0;
+		for (int i = 0; i < 200; i++) {
+			char *p = all + at + 16;
+			uint32_t l = (uint32_t)snprintf(p, 16, "k%d", i) + 1;
+			l += (uint32_t)snprintf(p + l, 4, "v");
+			memcpy(all + at, (uint32_t[4]){11 /* WRITE */, 7, 0, l}, 16);
+			at += 16 + l;
+		}
+		CHECK_EQ(write(dom, all, at), (ssize_t)at);
 	}
 	snprintf(path, sizeof(path), "/local/domain/%u", d);
 	for (int t = 0; t < 2000 && count_children(adm, path, "k") < 20; t++)

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hv/evtchn.c - event channel delivery.  The core (core/evtchn.c) says who
- * is bound to whom; here every port gets a SOCK_DGRAM socket pair: its owner
- * process reads one end, gntd keeps the other and hands a duplicate to the
- * bound peer, which then notifies directly (a datagram queued = pending; a
- * full queue is an event already pending).  When a binding ends the
- * surviving port's pair is replaced and the new read end goes to its owner
- * over the handle's control socket, so a former peer that kept its write end
- * reaches nothing: a domain can only signal ports bound to it.
+ * is bound to whom; here every port gets an eventfd (a nonzero count is the
+ * port's pending bit): its owner process waits on it, gntd keeps a copy and
+ * hands another to the bound peer, which then notifies directly with one
+ * write.  When a binding ends the surviving port's eventfd is replaced and
+ * the new one goes to its owner over the handle's control socket, so a
+ * former peer that kept the old one reaches nothing: a domain can only
+ * signal ports bound to it.  (A peer holding the eventfd could also read it,
+ * taking back what it sent: that only hides its own events.)
  */
 #define _GNU_SOURCE
 #include "hv.h"
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,24 +63,30 @@ static int *port_w(struct hv_dom *hd, uint32_t port)
 	return &hd->port_w[port];
 }
 
-/* A fresh pair for a port: gntd keeps the write end; returns the read end. */
+/* A fresh eventfd for a port: gntd keeps one descriptor of it; returns
+ * another for the owner. */
 static int new_pair(struct hv_dom *hd, uint32_t port)
 {
-	int sv[2], *w = port_w(hd, port);
+	int e, r, *w = port_w(hd, port);
 
-	if (!w || socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+	if (!w || (e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		return -ENOMEM;
+	r = fcntl(e, F_DUPFD_CLOEXEC, 0);
+	if (r < 0) {
+		close(e);
+		return -ENOMEM;
+	}
 	if (*w >= 0)
 		close(*w);
-	*w = sv[1];
-	return sv[0];
+	*w = e;
+	return r;
 }
 
-/* Set a port pending: one datagram on its pair (a full queue means it is
- * pending already). */
+/* Set a port pending (EAGAIN: a count at its maximum is pending already). */
 static void set_pending(int w)
 {
-	(void)!send(w, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	uint64_t one = 1;
+	(void)!write(w, &one, sizeof(one));
 }
 
 static void drop_port(struct hv_dom *hd, uint32_t port)
@@ -122,7 +130,7 @@ void hv_evtchn_notify(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 	set_pending(*w);
 }
 
-/* core hook: (domid, port)'s peer went away: a new pair (the old one
+/* core hook: (domid, port)'s peer went away: a new eventfd (the old one
  * reaches nobody), and an event on it.  Xen does not notify on close, but
  * events may be spurious; this one stands for anything the peer sent before
  * closing that the owner had not read when it switched sockets, and tells

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lib/evtchn.c - event channel handles (see gnt/evtchn.h and
- * src/hv/evtchn.c).  Each port of the handle is a datagram socket whose
- * queue is the port's pending bit; all of them sit in one epoll set with
+ * src/hv/evtchn.c).  Each port of the handle is an eventfd whose count is
+ * the port's pending bit; all of them sit in one epoll set with
  * EPOLLONESHOT, which is Xen's mask-on-delivery: a delivered port stays
  * quiet until unmasked, and whatever arrived meanwhile is delivered then.
  */
@@ -22,8 +22,8 @@
 #define CTL_KEY UINT64_MAX
 
 struct lport {
-	int r;           /* our read end, -1: not ours */
-	int peer;        /* the peer's write end, -1: unknown or unbound */
+	int r;           /* our eventfd, -1: not ours */
+	int peer;        /* the peer's eventfd, -1: unknown or unbound */
 };
 
 struct gnt_evtchn_handle {
@@ -259,18 +259,13 @@ int gnt_evtchn_notify(gnt_evtchn_handle *h, evtchn_port_t port)
 
 	if (!l || l->r < 0)
 		return -EINVAL;
-	if (l->peer < 0)
-		read_ctl(h); /* a peer may have bound to our port meanwhile */
+	/* gntd's news first: writes to the eventfd of a binding that ended
+	 * reach nobody, so a peer that bound since must be known now */
+	read_ctl(h);
 	if (l->peer >= 0) {
-		if (send(l->peer, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 || errno == EAGAIN)
-			return 0; /* sent, or already pending there */
-		/* the peer's end is gone: the binding ended */
-		close(l->peer);
-		l->peer = -1;
-		read_ctl(h);
-		if (l->peer < 0)
-			return 0;
-		(void)!send(l->peer, "e", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		uint64_t one = 1;
+		/* EAGAIN: its count is at the maximum, pending already */
+		(void)!write(l->peer, &one, sizeof(one));
 		return 0;
 	}
 	/* not known where to: gntd delivers, and tells us for next time */
@@ -299,15 +294,8 @@ int gnt_evtchn_unbind(gnt_evtchn_handle *h, evtchn_port_t port)
 
 static bool consume(struct lport *l)
 {
-	struct mmsghdr mm[16];
-	struct iovec iv[16];
-	char buf[16][8];
-
-	for (int i = 0; i < 16; i++) {
-		iv[i] = (struct iovec){buf[i], sizeof(buf[i])};
-		mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iv[i], .msg_iovlen = 1}};
-	}
-	return recvmmsg(l->r, mm, 16, MSG_DONTWAIT, NULL) > 0;
+	uint64_t n;
+	return read(l->r, &n, sizeof(n)) == (ssize_t)sizeof(n);
 }
 
 int gnt_evtchn_pending(gnt_evtchn_handle *h)

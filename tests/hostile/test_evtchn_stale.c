@@ -42,6 +42,16 @@ static void survivor(void *p)
 	gnt_evtchn_close(h);
 }
 
+static bool is_eventfd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	return n > 0 && (link[n] = 0, !strcmp(link, "anon_inode:[eventfd]"));
+}
+
 static void keeper(void *p)
 {
 	struct st *s = p;
@@ -57,17 +67,21 @@ static void keeper(void *p)
 		socklen_t l = sizeof(type);
 		if (e->d_name[0] == '.' || fd == dirfd(d))
 			continue;
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type == SOCK_DGRAM)
+		if ((getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type == SOCK_DGRAM) ||
+		    is_eventfd(fd))
 			kept[n++] = dup(fd);
 	}
 	closedir(d);
-	CHECK(n >= 2); /* at least our read end and the peer's write end */
+	CHECK(n >= 2); /* at least our own port's and the peer's */
 	CHECK_EQ(gnt_evtchn_unbind(h, (evtchn_port_t)port), 0);
 	th_send_u32(&s->to_a, 1);
 	CHECK_EQ(th_recv_u32(&s->to_b), 5);
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < n; i++)
-			(void)!send(kept[i], "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (is_eventfd(kept[i]))
+				(void)!write(kept[i], &(uint64_t){1}, 8);
+			else
+				(void)!send(kept[i], "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	th_send_u32(&s->to_a, 6);
 	CHECK_EQ(th_recv_u32(&s->to_b), 2);
 	port = gnt_evtchn_bind_interdomain(h, (domid_t)s->a, rport);
@@ -79,7 +93,7 @@ static void keeper(void *p)
 	gnt_evtchn_close(h);
 }
 
-TEST(former_peer_cannot_signal_through_kept_socket)
+TEST(former_peer_cannot_signal_through_kept_descriptors)
 {
 	struct st s;
 	pid_t pa, pb;

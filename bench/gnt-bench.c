@@ -36,11 +36,13 @@
  *                   granter (poll + gnt_evtchn_pending + unmask + notify),
  *                   against eventfd_rtt: the same ping-pong over two eventfds
  *                   with a plain blocking echo process on the granter's CPU.
- *   vchan_64k_1m    GB/s through a gnt vchan (1 MiB ring) in 64 KiB writes,
- *                   granter -> mapper, against unix_stream_64k: the same over
- *                   a Unix stream socket between the same two processes;
- *   vchan_64b_1m    the same in 64-byte writes, in millions of writes/s.
- *                   Higher is better for both (targets >= 2.5x, >= 8x).
+ *   vchan_W_R       a gnt vchan stream granter -> mapper in W-byte writes
+ *                   (64b, 4k, 64k) through an R-byte ring (64k, 1m), against
+ *                   unix_stream_W: the same writes over a Unix stream socket
+ *                   between the same two processes (the reader takes up to
+ *                   64 KiB a call on both).  64-byte writes in millions of
+ *                   writes/s, the others in GB/s; higher is better.  Targets:
+ *                   vchan_64k_1m >= 2.5x, vchan_64b_1m >= 8x.
  *   memcpy_64MiB, pipe_rtt: informational (their own baseline, ratio 1).
  *
  * Where gntd runs (--gntd-cpu): the raw server always runs on the same CPU as
@@ -439,35 +441,41 @@ struct vcmd {
 	uint32_t mode;  /* 0 stop, 1 vchan, 2 unix */
 	uint32_t chunk; /* bytes per write */
 	uint64_t total;
+	uint32_t ring;  /* vchan: 0 the 1 MiB ring, 1 the 64 KiB one */
+	uint32_t pad;
 };
-#define VC_PATH "/local/domain/%u/data/vchan/bench"
+#define VC_PATH "/local/domain/%u/data/vchan/bench%u"
+static const uint32_t vc_ring_bytes[2] = {1u << 20, 1u << 16};
 
 static void vchan_sender(domid_t mapper)
 {
 	static char buf[65536];
 	char path[64];
-	struct gnt_vchan *v;
+	struct gnt_vchan *v[2];
 	struct vcmd c;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	snprintf(path, sizeof(path), VC_PATH, (unsigned)gnt_domid());
-	/* we write the right ring: 1 MiB (order 20); the left one is small */
-	v = gnt_vchan_server_init(mapper, path, 1024, 1u << 20);
-	if (!v)
-		die("vchan server");
-	gnt_vchan_set_blocking(v, 1);
+	for (uint32_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), VC_PATH, (unsigned)gnt_domid(), i);
+		/* we write the right ring; the left one is small */
+		v[i] = gnt_vchan_server_init(mapper, path, 1024, vc_ring_bytes[i]);
+		if (!v[i])
+			die("vchan server");
+		gnt_vchan_set_blocking(v[i], 1);
+	}
 	memset(buf, 'v', sizeof(buf));
 	while (read(vc_cmd[0], &c, sizeof(c)) == (ssize_t)sizeof(c) && c.mode) {
 		for (uint64_t sent = 0; sent < c.total; sent += c.chunk) {
 			if (c.mode == 1) {
-				if (gnt_vchan_write(v, buf, c.chunk) != (int)c.chunk)
+				if (gnt_vchan_write(v[c.ring & 1], buf, c.chunk) != (int)c.chunk)
 					die("vchan write");
 			} else {
 				write_full(vc_unix[1], buf, c.chunk);
 			}
 		}
 	}
-	gnt_vchan_close(v);
+	gnt_vchan_close(v[0]);
+	gnt_vchan_close(v[1]);
 	_exit(0);
 }
 
@@ -561,7 +569,8 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 
 enum {
 	R_HC, R_MAP1, R_MAP16, R_MAP16U, R_MAP1024, R_MAP1024U, R_BIG, R_BIG_PP,
-	R_HC_SAME, R_MAP1_SAME, R_EV, R_VC64K, R_VC64B, R_MEMCPY, R_PIPE, R_COUNT
+	R_HC_SAME, R_MAP1_SAME, R_EV, R_VC64K, R_VC64B, R_VC4K, R_VC64K_64K, R_VC64B_64K,
+	R_VC4K_64K, R_MEMCPY, R_PIPE, R_COUNT
 };
 
 struct result {
@@ -902,10 +911,11 @@ static void evtchn_rtt(struct ctx *c, int rounds, int iters, double *g, double *
 }
 
 /* Seconds to receive `total` bytes sent in `chunk`-byte writes. */
-static double vchan_run(struct gnt_vchan *v, uint32_t mode, uint32_t chunk, uint64_t total)
+static double vchan_run(struct gnt_vchan *v, uint32_t ring, uint32_t mode, uint32_t chunk,
+			uint64_t total)
 {
 	static char buf[65536];
-	struct vcmd c = {mode, chunk, total};
+	struct vcmd c = {.mode = mode, .chunk = chunk, .total = total, .ring = ring};
 	uint64_t t0 = now_ns(), got = 0;
 
 	write_full(vc_cmd[1], &c, sizeof(c));
@@ -921,45 +931,52 @@ static double vchan_run(struct gnt_vchan *v, uint32_t mode, uint32_t chunk, uint
 
 static void vchan_bench(struct ctx *c, int rounds, bool quick)
 {
-	struct gnt_vchan *v = NULL;
+	struct gnt_vchan *v[2] = {NULL, NULL};
 	char path[64];
 	static const struct {
 		int idx;
+		uint32_t ring; /* vc_ring_bytes index */
 		uint32_t chunk;
 		const char *name, *bname, *unit;
 		double target;
 	} cases[] = {
-		{R_VC64K, 65536, "vchan_64k_1m", "unix_stream_64k", "GB/s", -2.5},
-		{R_VC64B, 64, "vchan_64b_1m", "unix_stream_64b", "Mmsg/s", -8},
+		{R_VC64K, 0, 65536, "vchan_64k_1m", "unix_stream_64k", "GB/s", -2.5},
+		{R_VC64B, 0, 64, "vchan_64b_1m", "unix_stream_64b", "Mmsg/s", -8},
+		{R_VC4K, 0, 4096, "vchan_4k_1m", "unix_stream_4k", "GB/s", 0},
+		{R_VC64K_64K, 1, 65536, "vchan_64k_64k", "unix_stream_64k", "GB/s", 0},
+		{R_VC64B_64K, 1, 64, "vchan_64b_64k", "unix_stream_64b", "Mmsg/s", 0},
+		{R_VC4K_64K, 1, 4096, "vchan_4k_64k", "unix_stream_4k", "GB/s", 0},
 	};
 
-	snprintf(path, sizeof(path), VC_PATH, (unsigned)c->granter);
-	for (int i = 0; i < 500 && !v; i++) { /* the server publishes its keys */
-		v = gnt_vchan_client_init(c->granter, path);
-		if (!v)
-			usleep(10000);
-	}
-	if (!v)
-		die("vchan client: %s", strerror(errno));
-	gnt_vchan_set_blocking(v, 1);
-	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		uint64_t total = cases[k].chunk == 64 ? (quick ? 4u : 12u) << 20
-						      : (uint64_t)(quick ? 64 : 256) << 20;
-		double *vg = calloc((size_t)rounds, sizeof(double));
-		double *vr = calloc((size_t)rounds, sizeof(double));
-		double per = cases[k].chunk == 64 ? total / 64.0 / 1e6 : total / 1e9;
-		CHECK(vg && vr);
-		if (!want(cases[k].name)) {
-			free(vg);
-			free(vr);
-			continue;
+	for (uint32_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), VC_PATH, (unsigned)c->granter, i);
+		for (int t = 0; t < 500 && !v[i]; t++) { /* the server publishes its keys */
+			v[i] = gnt_vchan_client_init(c->granter, path);
+			if (!v[i])
+				usleep(10000);
 		}
-		vchan_run(v, 1, cases[k].chunk, total / 8); /* warm */
-		vchan_run(v, 2, cases[k].chunk, total / 8);
+		if (!v[i])
+			die("vchan client: %s", strerror(errno));
+		gnt_vchan_set_blocking(v[i], 1);
+	}
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		uint32_t ring = cases[k].ring, chunk = cases[k].chunk;
+		uint64_t total = chunk == 64 ? (quick ? 4u : 12u) << 20
+					     : (uint64_t)(quick ? 64 : 256) << 20;
+		double *vg, *vr;
+		double per = chunk == 64 ? total / 64.0 / 1e6 : total / 1e9;
+
+		if (!want(cases[k].name))
+			continue;
+		vg = calloc((size_t)rounds, sizeof(double));
+		vr = calloc((size_t)rounds, sizeof(double));
+		CHECK(vg && vr);
+		vchan_run(v[ring], ring, 1, chunk, total / 8); /* warm */
+		vchan_run(v[ring], ring, 2, chunk, total / 8);
 		for (int r = 0; r < rounds; r++) {
 			bool first = r % 2 == 0;
-			double a = vchan_run(v, first ? 1 : 2, cases[k].chunk, total);
-			double b = vchan_run(v, first ? 2 : 1, cases[k].chunk, total);
+			double a = vchan_run(v[ring], ring, first ? 1 : 2, chunk, total);
+			double b = vchan_run(v[ring], ring, first ? 2 : 1, chunk, total);
 			vg[r] = per / (first ? a : b);
 			vr[r] = per / (first ? b : a);
 		}
@@ -968,7 +985,8 @@ static void vchan_bench(struct ctx *c, int rounds, bool quick)
 		free(vg);
 		free(vr);
 	}
-	gnt_vchan_close(v);
+	gnt_vchan_close(v[0]);
+	gnt_vchan_close(v[1]);
 }
 
 static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_out, bool quick,
@@ -1063,7 +1081,8 @@ static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_ou
 	}
 
 	/* vchan throughput vs a Unix stream socket */
-	if (want("vchan_64k_1m") || want("vchan_64b_1m"))
+	if (want("vchan_64k_1m") || want("vchan_64b_1m") || want("vchan_4k_1m") ||
+	    want("vchan_64k_64k") || want("vchan_64b_64k") || want("vchan_4k_64k"))
 		vchan_bench(&c, 5, quick);
 
 	/* pipe ping-pong, informational */

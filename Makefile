@@ -93,6 +93,15 @@ $(BUILD)/compat/libxenevtchn.so.1.2: $(call pic,src/compat/evtchn.c) src/compat/
 	$(CC) $(COMPAT_LDFLAGS) -Wl,-soname,libxenevtchn.so.1 -Wl,--version-script=src/compat/libxenevtchn.map \
 	  -o $@ $(call pic,src/compat/evtchn.c) $(BUILD)/compat/libgnt.so.0 $(LDLIBS)
 	ln -sf libxenevtchn.so.1.2 $(@D)/libxenevtchn.so.1
+# Tests of the drop-ins: one libgnt (the shared one) for helpers and drop-ins
+# alike; Debian's libxenvchan is linked as installed.
+COMPAT_TEST_SRC := $(wildcard tests/compat/*.c)
+tests: $(BUILD)/tests/compat
+$(BUILD)/tests/compat: $(call obj,$(COMPAT_TEST_SRC) $(TESTLIB)) $(COMPAT_LIBS) | $(BUILD)/bin/gntd
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $(call obj,$(COMPAT_TEST_SRC) $(TESTLIB)) $(BUILD)/compat/libgnt.so.0 \
+	  $(COMPAT_LIBS) /usr/lib/x86_64-linux-gnu/libxenvchan.so.4.17 \
+	  -Wl,-rpath-link,$(BUILD)/compat -ldl $(LDLIBS)
 
 check:
 	@tests/check.sh

@@ -20,7 +20,7 @@ LDLIBS   := -pthread
 CORE_SRC := $(wildcard src/core/*.c) src/common/status.c
 HV_SRC   := src/hv/gntd.c src/hv/ops.c src/hv/backing.c src/hv/revoke.c src/hv/evtchn.c src/hv/xs.c src/common/rundir.c
 LIB_SRC  := src/lib/transport.c src/lib/grant.c src/lib/memory.c src/lib/map.c \
-            src/lib/control.c src/lib/evtchn.c src/lib/xs.c src/lib/vchan.c \
+            src/lib/control.c src/lib/evtchn.c src/lib/xs.c src/lib/vchan.c src/lib/gntdev.c \
             src/common/rundir.c src/common/status.c
 CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -74,6 +74,34 @@ $(BUILD)/tests/integration: $(call obj,$(INTEG_SRC) $(TESTLIB)) $(BUILD)/lib/lib
 $(BUILD)/tests/hostile: $(call obj,$(HOST_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a | $(BUILD)/bin/gntd
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+# compat: gnttab/evtchn
+# Drop-ins for Debian's libxengnttab.so.1 / libxenevtchn.so.1, linked against
+# libgnt.so.0 beside them (one libgnt state per process), so that
+# LD_LIBRARY_PATH=$(BUILD)/compat is all a Xen program needs.
+COMPAT_LIBS += $(BUILD)/compat/libxengnttab.so.1.2 $(BUILD)/compat/libxenevtchn.so.1.2
+COMPAT_LDFLAGS = $(LDSAN) -shared -Wl,-rpath,'$$ORIGIN' -Wl,-z,now
+all: $(COMPAT_LIBS)
+$(BUILD)/compat/libgnt.so.0: $(BUILD)/lib/libgnt.so
+	@mkdir -p $(@D)
+	cp $< $@
+$(BUILD)/compat/libxengnttab.so.1.2: $(call pic,src/compat/gnttab.c) src/compat/libxengnttab.map $(BUILD)/compat/libgnt.so.0
+	$(CC) $(COMPAT_LDFLAGS) -Wl,-soname,libxengnttab.so.1 -Wl,--version-script=src/compat/libxengnttab.map \
+	  -o $@ $(call pic,src/compat/gnttab.c) $(BUILD)/compat/libgnt.so.0 $(LDLIBS)
+	ln -sf libxengnttab.so.1.2 $(@D)/libxengnttab.so.1
+$(BUILD)/compat/libxenevtchn.so.1.2: $(call pic,src/compat/evtchn.c) src/compat/libxenevtchn.map $(BUILD)/compat/libgnt.so.0
+	$(CC) $(COMPAT_LDFLAGS) -Wl,-soname,libxenevtchn.so.1 -Wl,--version-script=src/compat/libxenevtchn.map \
+	  -o $@ $(call pic,src/compat/evtchn.c) $(BUILD)/compat/libgnt.so.0 $(LDLIBS)
+	ln -sf libxenevtchn.so.1.2 $(@D)/libxenevtchn.so.1
+# Tests of the drop-ins: one libgnt (the shared one) for helpers and drop-ins
+# alike; Debian's libxenvchan is linked as installed.
+COMPAT_TEST_SRC := $(wildcard tests/compat/*.c)
+tests: $(BUILD)/tests/compat
+$(BUILD)/tests/compat: $(call obj,$(COMPAT_TEST_SRC) $(TESTLIB)) $(COMPAT_LIBS) | $(BUILD)/bin/gntd
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $(call obj,$(COMPAT_TEST_SRC) $(TESTLIB)) $(BUILD)/compat/libgnt.so.0 \
+	  $(COMPAT_LIBS) /usr/lib/x86_64-linux-gnu/libxenvchan.so.4.17 \
+	  -Wl,-rpath-link,$(BUILD)/compat -ldl $(LDLIBS)
 
 check:
 	@tests/check.sh

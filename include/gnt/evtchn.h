@@ -16,7 +16,14 @@
 #ifndef GNT_EVTCHN_H
 #define GNT_EVTCHN_H
 
-#include "gnt/xen.h"
+#include <stdint.h>
+
+/* Xen's types, identical to gnt/xen.h's and Xen's own headers' (a repeated
+ * identical typedef is valid C11), so Xen-compatible code that includes
+ * Debian's <xen/...> headers can use this header. */
+typedef uint16_t domid_t;
+typedef uint32_t evtchn_port_t;
+struct evtchn_status;
 
 #ifdef __cplusplus
 extern "C" {

@@ -44,5 +44,12 @@ int gnt__grow_table(uint32_t want_frames);
 int gnt__unmap_notify(uint32_t kind, uint32_t id, uint32_t offset, uint32_t flags,
 		      evtchn_port_t port);
 void gnt__pages_forget_all(void);
+/* gnt_unmap_refs for mappings this process no longer has (munmap'ed behind
+ * our back): the address range may be someone else's now, leave it be. */
+int gnt__unmap_refs_gone(struct gnttab_unmap_grant_ref *ops, unsigned int count);
+/* gnt_free_pages for a unit this process no longer maps (same reason). */
+void gnt__free_pages_gone(void *p);
+/* EVTCHNOP_send on a port of this domain, whichever handle holds it. */
+int gnt__evtchn_send(evtchn_port_t port);
 
 #endif

@@ -144,11 +144,11 @@ static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n)
 	return 0;
 }
 
-/* lock held */
-static int do_unmap(struct gnttab_unmap_grant_ref *ops, uint32_t n)
+/* lock held.  local: our mappings are still there and go first. */
+static int do_unmap(struct gnttab_unmap_grant_ref *ops, uint32_t n, bool local)
 {
 	/* our own mappings go first: once gntd drops the pin, no access is left */
-	for (uint32_t i = 0; i < n;) {
+	for (uint32_t i = 0; local && i < n;) {
 		uint64_t a = unmap_addr(&ops[i]);
 		uint32_t j = i + 1;
 		if (!a) {
@@ -201,7 +201,7 @@ long gnt_grant_table_op(unsigned int cmd, void *args, unsigned int count)
 		if (count == 0 || count > GNT_MAP_BATCH_MAX)
 			rc = count ? -EINVAL : 0;
 		else
-			rc = do_unmap(args, count);
+			rc = do_unmap(args, count, true);
 		break;
 	case GNTTABOP_copy:
 		rc = simple_op(cmd, args, count, sizeof(struct gnttab_copy));
@@ -288,6 +288,20 @@ int gnt_map_refs(struct gnttab_map_grant_ref *ops, unsigned int count)
 int gnt_unmap_refs(struct gnttab_unmap_grant_ref *ops, unsigned int count)
 {
 	return (int)gnt_grant_table_op(GNTTABOP_unmap_grant_ref, ops, count);
+}
+
+int gnt__unmap_refs_gone(struct gnttab_unmap_grant_ref *ops, unsigned int count)
+{
+	int rc;
+
+	if (count == 0 || count > GNT_MAP_BATCH_MAX)
+		return count ? -EINVAL : 0;
+	pthread_mutex_lock(&gnt__g.lock);
+	rc = gnt__ensure();
+	if (rc == 0)
+		rc = do_unmap(ops, count, false);
+	pthread_mutex_unlock(&gnt__g.lock);
+	return rc;
 }
 
 int gnt__unmap_notify(uint32_t kind, uint32_t id, uint32_t offset, uint32_t flags,

@@ -123,6 +123,7 @@ static void careful_recipient(void *p)
 			CHECK_EQ(gnt_dir_unmap(&m, 0), 0);
 		}
 		th_send_u32(&s->to_p, (uint32_t)k);
+		th_recv_u32(&s->to_r); /* alive until the parent has looked */
 	}
 }
 
@@ -166,6 +167,7 @@ TEST(hostile_dir_malformed_chains_and_refs)
 		CHECK_EQ(th_recv_u32_from(&s.to_p, pr), (uint32_t)k);
 		/* nothing mapped that was not granted, nothing left mapped */
 		CHECK_EQ(th_dominfo(s.recip).mappings, 0);
+		th_send_u32(&s.to_r, 0); /* before the donor's next ref */
 		th_send_u32(&s.to_d, 1);
 	}
 	CHECK_EQ(th_wait(pr), 0);
@@ -236,6 +238,7 @@ static void racing_recipient(void *p)
 	CHECK(failed > 0); /* the race was exercised both ways */
 	CHECK(ok + failed == 300);
 	th_send_u32(&s->to_p, 1);
+	th_recv_u32(&s->to_r);
 }
 
 TEST(hostile_dir_rewritten_while_mapped)
@@ -250,6 +253,7 @@ TEST(hostile_dir_rewritten_while_mapped)
 	pr = th_spawn(s.recip, racing_recipient, &s);
 	CHECK_EQ(th_recv_u32_from(&s.to_p, pr), 1);
 	CHECK_EQ(th_dominfo(s.recip).mappings, 0);
+	th_send_u32(&s.to_r, 0);
 	th_send_u32(&s.to_d, 1);
 	CHECK_EQ(th_wait(pr), 0);
 	CHECK_EQ(th_wait(pd), 0);

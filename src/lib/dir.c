@@ -50,9 +50,9 @@ static int cmp_ref(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Claim the directory's refs before anything else, so that they come out
- * consecutive from the allocator's hint: the recipient then reads the whole
- * chain with one map (gnt_dir_read guesses next = ref + 1). */
+/* Claim the directory's refs in one go, so that they come out consecutive
+ * from the allocator's hint: the recipient then reads the whole chain with
+ * one map (gnt_dir_read guesses next = ref + 1). */
 static int claim_dir_refs(grant_ref_t *out, size_t ndir)
 {
 	grant_ref_t head;
@@ -103,13 +103,33 @@ static void free_grant(struct gnt_dir_grant *g)
 	memset(g, 0, sizeof(*g));
 }
 
-int gnt_dir_grant(struct gnt_dir_grant *g, domid_t peer, void *buf, size_t npages, int readonly)
+/* Write and grant the directory for g->refs[0 .. npages), already filled. */
+int gnt__dir_publish(struct gnt_dir_grant *g)
 {
-	size_t granted = 0;
-	int err;
+	int err = claim_dir_refs(g->refs + g->npages, g->ndir);
 
+	if (err < 0)
+		return err;
+	g->dir = gnt_alloc_pages(g->ndir);
+	if (!g->dir) {
+		for (size_t k = 0; k < g->ndir; k++)
+			gnt_free_grant_reference(g->refs[g->npages + k]);
+		return -errno;
+	}
+	fill_dir(g);
+	/* each entry's flags are stored with release: the directory's contents
+	 * are visible before its page can be mapped */
+	for (size_t k = 0; k < g->ndir; k++)
+		gnt_grant_foreign_access_ref(g->refs[g->npages + k], g->peer,
+					     gnt_virt_to_gfn(page_at(g->dir, k)), 1);
+	g->dir_ref = g->refs[g->npages];
+	return 0;
+}
+
+int gnt__dir_init(struct gnt_dir_grant *g, domid_t peer, size_t npages)
+{
 	memset(g, 0, sizeof(*g));
-	if (npages == 0 || npages > GNT_DIR_MAX_PAGES || (uintptr_t)buf % GNT_PAGE_SIZE)
+	if (npages == 0 || npages > GNT_DIR_MAX_PAGES)
 		return -EINVAL;
 	g->peer = peer;
 	g->npages = npages;
@@ -118,14 +138,16 @@ int gnt_dir_grant(struct gnt_dir_grant *g, domid_t peer, void *buf, size_t npage
 	if (!g->refs)
 		return -ENOMEM;
 	grow_for(npages + g->ndir);
-	err = claim_dir_refs(g->refs + npages, g->ndir);
+	return 0;
+}
+
+int gnt_dir_grant(struct gnt_dir_grant *g, domid_t peer, void *buf, size_t npages, int readonly)
+{
+	size_t granted = 0;
+	int err = (uintptr_t)buf % GNT_PAGE_SIZE ? -EINVAL : gnt__dir_init(g, peer, npages);
+
 	if (err < 0)
-		goto err_free;
-	g->dir = gnt_alloc_pages(g->ndir);
-	if (!g->dir) {
-		err = -errno;
-		goto err_dir_refs;
-	}
+		return err;
 	for (; granted < npages; granted++) {
 		uint64_t gfn = gnt_virt_to_gfn(page_at(buf, granted));
 		int r = gfn == GNT_INVALID_GFN ? -EINVAL
@@ -136,22 +158,14 @@ int gnt_dir_grant(struct gnt_dir_grant *g, domid_t peer, void *buf, size_t npage
 		}
 		g->refs[granted] = (grant_ref_t)r;
 	}
-	fill_dir(g);
-	/* each entry's flags are stored with release: the directory's contents
-	 * are visible before its page can be mapped */
-	for (size_t k = 0; k < g->ndir; k++)
-		gnt_grant_foreign_access_ref(g->refs[npages + k], peer,
-					     gnt_virt_to_gfn(page_at(g->dir, k)), 1);
-	g->dir_ref = g->refs[npages];
+	err = gnt__dir_publish(g);
+	if (err < 0)
+		goto err_ungrant;
 	return 0;
 
 err_ungrant:
 	/* nobody was told these refs, but a peer may guess them: defer if used */
 	end_refs(g->refs, granted);
-err_dir_refs:
-	for (size_t k = 0; k < g->ndir; k++)
-		gnt_free_grant_reference(g->refs[npages + k]);
-err_free:
 	free_grant(g);
 	return err;
 }

@@ -5,6 +5,7 @@
 #include "gnt/xen.h"
 #include "gnt/grant.h"
 #include "gnt/dir.h"
+#include "gnt/compare.h"
 #include "gnt/control.h"
 #include "gnt/evtchn.h"
 #include "gnt/ring.h"

@@ -32,9 +32,9 @@ struct gnt_page_directory {
 	grant_ref_t gref_dir_next_page;          /* [DONOR] next page's ref, 0: last */
 	grant_ref_t gref[GNT_DIR_REFS_PER_PAGE]; /* [DONOR] buffer refs, in order */
 };
-_Static_assert(sizeof(struct gnt_page_directory) == 4096, "one page");
-_Static_assert(__builtin_offsetof(struct gnt_page_directory, gref_dir_next_page) == 0, "next");
-_Static_assert(__builtin_offsetof(struct gnt_page_directory, gref) == 4, "gref[]");
+GNT__ABI(struct gnt_page_directory, 4096);
+GNT__OFF(struct gnt_page_directory, gref_dir_next_page, 0);
+GNT__OFF(struct gnt_page_directory, gref, 4);
 
 /* Directory pages needed for npages buffer pages: ceil(npages / 1023). */
 static inline size_t gnt_dir_pages(size_t npages)

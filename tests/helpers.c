@@ -77,12 +77,17 @@ static pid_t read_gntd_pid(void)
 
 void th_gntd_start(void)
 {
+	th_gntd_start_args(NULL);
+}
+
+void th_gntd_start_args(const char *const *args)
+{
 	int rc;
 
 	/* as root, gntd claims a uid range of its own (a locked slot), so tests
 	 * running at the same time never kill each other's domains */
 	setenv("GNT_NO_DAEMON", "1", 1);
-	rc = gnt_hv_start(NULL);
+	rc = gnt_hv_start(args);
 	if (rc < 0)
 		FAIL("gntd did not start: %s%s", strerror(-rc),
 		     rc == -ENOENT ? " (build $(BUILD)/bin/gntd, or set $GNT_GNTD)" : "");
@@ -183,6 +188,26 @@ pid_t th_spawn(uint32_t dom, void (*fn)(void *), void *arg)
 		_exit(0);
 	}
 	close(fd);
+	watch_add(pid);
+	return pid;
+}
+
+pid_t th_spawn_dom0(void (*fn)(void *), void *arg)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int rc = gnt_open(); /* forked: a connection of its own, as dom0 */
+		if (rc < 0)
+			FAIL("dom0: gnt_open: %s", strerror(-rc));
+		fn(arg);
+		fflush(NULL);
+		_exit(0);
+	}
 	watch_add(pid);
 	return pid;
 }

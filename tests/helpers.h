@@ -12,6 +12,8 @@
 
 /* Start gntd on the test's runtime directory (it dies with the test). */
 void th_gntd_start(void);
+/* The same with extra gntd options (NULL-terminated). */
+void th_gntd_start_args(const char *const *args);
 /* Stop it; fails the test unless gntd exited with status 0 (so sanitizer
  * reports in gntd fail the test). */
 void th_gntd_stop(void);
@@ -25,6 +27,8 @@ uint32_t th_domain_cfg(const char *name, const struct gnt_domain_config *cfg);
  * parent but the domain descriptor ($GNT_FD), and is connected (gnt_open)
  * before fn runs. */
 pid_t th_spawn(uint32_t dom, void (*fn)(void *), void *arg);
+/* Fork a process of dom0 (this test's own domain) running fn(arg). */
+pid_t th_spawn_dom0(void (*fn)(void *), void *arg);
 /* Wait for pid; returns its exit status, or 128+signal. */
 int th_wait(pid_t pid);
 /* Pipes between test processes: a pair of fds, both ends inherited.

@@ -4,6 +4,8 @@
 #define GNT_GNT_H
 #include "gnt/xen.h"
 #include "gnt/grant.h"
+#include "gnt/dir.h"
+#include "gnt/compare.h"
 #include "gnt/control.h"
 #include "gnt/evtchn.h"
 #include "gnt/ring.h"

@@ -19,6 +19,7 @@ int cli_grants(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_run_tool(int argc, char **argv);
 int cli_store(int argc, char **argv);
+int cli_compare(int argc, char **argv);
 
 /* Print "gnt: what: strerror(-err)" and return 1. */
 int cli_fail(const char *what, int err);

@@ -18,6 +18,8 @@ static const struct cli_cmd cmds[] = {
 	{"grants", cli_grants, "grants NAME|ID [--json]    dump a grant table (xl debug-keys g)"},
 	{"stats", cli_stats, "stats [--json]             counts of frames, grants, mappings, fds"},
 	{"store", cli_store, "store path [NAME|ID]        the xenstore socket (for XENSTORED_PATH)"},
+	{"compare-sharing", cli_compare,
+	 "compare-sharing [--json] [--pages N...]  map vs copy vs transfer between two domains"},
 	{"demo", cli_run_tool, "demo                       run the demo (private gntd)"},
 	{"bench", cli_run_tool, "bench [--json]             run the benchmarks"},
 };

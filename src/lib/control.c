@@ -138,6 +138,28 @@ int gnt_domain_token(uint32_t domid, uid_t *uid, gid_t *gid)
 	return fd;
 }
 
+int gnt__domain_enter(int fd, uint32_t domid, uid_t uid, gid_t gid)
+{
+	char num[16], xs[300];
+	int t = fd < 3 ? fcntl(fd, F_DUPFD, 3) : fd; /* keep off stdio */
+
+	if (t < 0)
+		return -errno;
+	fcntl(t, F_SETFD, 0); /* inheritable: it is the domain */
+	snprintf(num, sizeof(num), "%d", t);
+	setenv("GNT_FD", num, 1);
+	/* Xen's xenstore clients find the domain's store here */
+	snprintf(xs, sizeof(xs), "%s/xs-d%u.sock", gnt_runtime_dir(), domid);
+	setenv("XENSTORED_PATH", xs, 1);
+	/* our own connection (dom0) must not leak into the domain */
+	if (gnt__g.fd >= 0)
+		close(gnt__g.fd);
+	if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+			       setresuid(uid, uid, uid) < 0))
+		return -EPERM;
+	return 0;
+}
+
 pid_t gnt_domain_spawn(uint32_t domid, char *const argv[])
 {
 	uid_t uid;
@@ -154,27 +176,8 @@ pid_t gnt_domain_spawn(uint32_t domid, char *const argv[])
 		return err;
 	}
 	if (pid == 0) {
-		char num[16];
-		int t = fd < 3 ? fcntl(fd, F_DUPFD, 3) : fd; /* keep off stdio */
-		if (t < 0)
-			_exit(127);
-		fcntl(t, F_SETFD, 0); /* inheritable: it is the domain */
-		snprintf(num, sizeof(num), "%d", t);
-		setenv("GNT_FD", num, 1);
-		{
-			/* Xen's xenstore clients find the domain's store here */
-			char xs[300];
-			snprintf(xs, sizeof(xs), "%s/xs-d%u.sock", gnt_runtime_dir(), domid);
-			setenv("XENSTORED_PATH", xs, 1);
-		}
-		/* our own connection (dom0) must not leak into the domain */
-		if (gnt__g.fd >= 0)
-			close(gnt__g.fd);
-		if (geteuid() == 0) {
-			if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-			    setresuid(uid, uid, uid) < 0)
-				_exit(126);
-		}
+		if (gnt__domain_enter(fd, domid, uid, gid) < 0)
+			_exit(126);
 		execvp(argv[0], argv);
 		fprintf(stderr, "gnt: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

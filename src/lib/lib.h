@@ -51,5 +51,14 @@ int gnt__unmap_refs_gone(struct gnttab_unmap_grant_ref *ops, unsigned int count)
 void gnt__free_pages_gone(void *p);
 /* EVTCHNOP_send on a port of this domain, whichever handle holds it. */
 int gnt__evtchn_send(evtchn_port_t port);
+/* In a child of dom0 just forked: become a process of domid through its
+ * descriptor fd ($GNT_FD, $XENSTORED_PATH, uid/gid when root).  0 or -errno. */
+struct gnt_dir_grant;
+/* Directories of refs granted otherwise (gnt/dir.h): init sizes g and its
+ * refs array for npages refs; the caller fills g->refs[0..npages); publish
+ * writes and grants the directory pages. */
+int gnt__dir_init(struct gnt_dir_grant *g, domid_t peer, size_t npages);
+int gnt__dir_publish(struct gnt_dir_grant *g);
+int gnt__domain_enter(int fd, uint32_t domid, uid_t uid, gid_t gid);
 
 #endif

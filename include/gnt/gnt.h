@@ -4,6 +4,7 @@
 #define GNT_GNT_H
 #include "gnt/xen.h"
 #include "gnt/grant.h"
+#include "gnt/foreign.h"
 #include "gnt/control.h"
 #include "gnt/evtchn.h"
 #include "gnt/ring.h"

@@ -49,8 +49,8 @@ static uint32_t home(uint64_t page)
 /* Slot of page, or cap if absent (lock held). */
 static uint32_t find(uint64_t page)
 {
-	if (!cap)
-		return cap;
+	if (!cap || !page)
+		return cap; /* page 0 marks an empty slot, and is never mapped */
 	for (uint32_t i = home(page);; i = (i + 1) & (cap - 1)) {
 		if (slots[i].page == page)
 			return i;

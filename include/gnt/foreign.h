@@ -84,7 +84,8 @@ struct gnt_unmap_queue_data {
 /* Unmap item's ops once none of their pages has a count above 1.  If none
  * has now, unmaps at once and calls done before returning.  Otherwise queues
  * the item: a library thread checks again after 5 ms * (age + 1) (age
- * counts the checks, as Linux's GNTTAB_UNMAP_REFS_DELAY backs off), meanwhile
+ * counts the checks, as Linux's GNTTAB_UNMAP_REFS_DELAY backs off; the 5 ms
+ * is $GNT_UNMAP_DELAY_MS if set, read at each deferral), meanwhile
  * the mappings stay usable, and done is called from that thread.  done is
  * called exactly once, with no libgnt lock held (it may call libgnt, also
  * this function with the same item), and result:

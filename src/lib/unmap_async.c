@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "gnt/foreign.h"
@@ -48,10 +49,19 @@ static void complete(struct gnt_unmap_queue_data *item, int result)
 		item->done(result, item);
 }
 
+/* $GNT_UNMAP_DELAY_MS, read at each deferral so that a test can change it */
+static uint64_t delay_ns(void)
+{
+	const char *e = getenv("GNT_UNMAP_DELAY_MS");
+	long ms = e ? strtol(e, NULL, 10) : 0;
+
+	return ms > 0 ? (uint64_t)ms * 1000000ull : UNMAP_DELAY_NS;
+}
+
 /* (qlock held) */
 static void enqueue(struct gnt_unmap_queue_data *item)
 {
-	item->link_.due_ns = now_ns() + UNMAP_DELAY_NS * ((uint64_t)item->age + 1);
+	item->link_.due_ns = now_ns() + delay_ns() * ((uint64_t)item->age + 1);
 	item->link_.next = qhead;
 	qhead = item;
 	pthread_cond_signal(&qcond);

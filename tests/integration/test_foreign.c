@@ -9,7 +9,9 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
@@ -318,32 +320,45 @@ TEST(unmap_sync_waits_for_held_page)
 static void teardown(struct fx *s, char *va, const struct gnttab_map_grant_ref *ops)
 {
 	struct gnttab_unmap_grant_ref un[NPAGES];
-	struct gnt_unmap_queue_data it1, it3;
+	struct gnt_unmap_queue_data it1, it2, it3;
 	struct syncer y = {.result = 1};
-	struct rec r1, r3;
+	struct rec r1, r2, r3;
 	pthread_t t;
 
 	unmap_ops(un, va, ops, 0, NPAGES);
 	CHECK_EQ(gnt_page_get(va), 0);
 	CHECK_EQ(gnt_page_get(va + 2 * PG), 0);
-	item_init(&it1, &r1, un, 2);
-	memset(&y.item, 0, sizeof(y.item));
-	y.item.unmap_ops = un + 2;
-	y.item.count = 2;
-	gnt_unmap_refs_async(&it1);
-	CHECK_EQ(pthread_create(&t, NULL, sync_thread, &y), 0);
-	checked(&it1, 2);
-	checked(&y.item, 2);
-	CHECK_EQ(calls(&r1), 0);
 
+	/* queued, and not checked again before gnt_close(): it cancels them
+	 * itself, before it returns */
+	setenv("GNT_UNMAP_DELAY_MS", "600000", 1);
+	item_init(&it1, &r1, un, 2);
+	item_init(&it2, &r2, un + 2, 2);
+	gnt_unmap_refs_async(&it1);
+	gnt_unmap_refs_async(&it2);
+	CHECK_EQ(calls(&r1), 0);
+	CHECK_EQ(calls(&r2), 0);
 	gnt_close();
-	CHECK(th_until(called, &r1, 10000));
-	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(calls(&r1), 1);
+	CHECK_EQ(calls(&r2), 1);
 	CHECK_EQ(r1.result, -ESHUTDOWN);
-	CHECK_EQ(y.result, -ESHUTDOWN);
+	CHECK_EQ(r2.result, -ESHUTDOWN);
+	CHECK(pthread_equal(r1.thread, pthread_self()));
 	check_mapped(s, va, ops, 0, NPAGES, 1);
 	for (unsigned int i = 0; i < NPAGES; i++)
 		CHECK_EQ(un[i].status, GNTST_general_error); /* untouched */
+
+	/* a waiter being checked over and over is woken with the same error */
+	setenv("GNT_UNMAP_DELAY_MS", "1", 1);
+	memset(&y.item, 0, sizeof(y.item));
+	y.item.unmap_ops = un + 2;
+	y.item.count = 2;
+	CHECK_EQ(pthread_create(&t, NULL, sync_thread, &y), 0);
+	checked(&y.item, 2);
+	gnt_close();
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(y.result, -ESHUTDOWN);
+	check_mapped(s, va, ops, 0, NPAGES, 1);
 
 	/* a new item after the teardown is served (on a new connection) */
 	item_init(&it3, &r3, un + 3, 1);
@@ -360,12 +375,65 @@ static void teardown(struct fx *s, char *va, const struct gnttab_map_grant_ref *
 	CHECK_EQ(gnt_unmap_refs(un, 3), 0);
 	check_okay(un, 3);
 	CHECK_EQ(calls(&r1), 1);
+	CHECK_EQ(calls(&r2), 1);
 	CHECK_EQ(calls(&r3), 1);
 }
 
 TEST(unmap_async_cancelled_by_close)
 {
 	run(teardown);
+}
+
+/* Once a check has found the pages idle, no new reference can be taken: a
+ * thread that gets and puts the page in a loop either holds it when the
+ * check comes (so the unmap waits) or finds it gone, never a reference to a
+ * page unmapped under it. */
+struct grab {
+	char *page;
+	unsigned long got;
+};
+
+static void *grabber(void *p)
+{
+	struct grab *g = p;
+	int r;
+
+	while ((r = gnt_page_get(g->page)) == 0) {
+		/* use it a little: holding most of the time, the unmap's check
+		 * is likelier to find it held than not */
+		for (int i = 0; i < 64; i++)
+			(void)*(volatile char *)(g->page + i * 64);
+		g->got++;
+		CHECK_EQ(gnt_page_put(g->page), 0);
+	}
+	CHECK_EQ(r, -ENOENT);
+	return NULL;
+}
+
+static void racing(struct fx *s, char *va, const struct gnttab_map_grant_ref *ops)
+{
+	struct gnttab_unmap_grant_ref un[NPAGES];
+
+	setenv("GNT_UNMAP_DELAY_MS", "1", 1);
+	unmap_ops(un, va, ops, 0, NPAGES);
+	for (unsigned int i = 0; i < NPAGES; i++) { /* one race per page */
+		struct grab g = {.page = va + i * PG};
+		pthread_t t;
+
+		CHECK_EQ(pthread_create(&t, NULL, grabber, &g), 0);
+		while (!__atomic_load_n(&g.got, __ATOMIC_RELAXED))
+			sched_yield();
+		CHECK_EQ(gnt_unmap_refs_sync(&(struct gnt_unmap_queue_data){.unmap_ops = &un[i],
+									   .count = 1}),
+			 0);
+		check_okay(&un[i], 1);
+		CHECK_EQ(pthread_join(t, NULL), 0);
+	}
+}
+
+TEST(unmap_async_refuses_new_references)
+{
+	run(racing);
 }
 
 /* ---- foreign-page identification ------------------------------------------ */

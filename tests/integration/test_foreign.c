@@ -438,17 +438,74 @@ TEST(unmap_async_refuses_new_references)
 
 /* ---- foreign-page identification ------------------------------------------ */
 
-#define COPIES 40 /* mappings of each ref: enough to grow the lookup table */
+#define COPIES 40     /* mappings of each ref: enough to grow the lookup table */
+#define SPAN (1u << 14) /* pages they are scattered over */
+
+/* Distinct pseudo-random page indexes below SPAN: scattered addresses make
+ * the lookup table's probe runs collide and wrap, as consecutive ones do not. */
+static void scatter(unsigned int *at, unsigned int n)
+{
+	static bool taken[SPAN];
+	uint32_t x = 2463534242u;
+
+	for (unsigned int i = 0; i < n; i++) {
+		do {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+		} while (taken[x % SPAN]);
+		taken[x % SPAN] = true;
+		at[i] = x % SPAN;
+	}
+}
+
+/* Map refs again at n scattered pages of span, check each is found, then
+ * unmap them one at a time in a scrambled order (7 and n coprime), checking
+ * after each that the rest are still found. */
+static void map_scattered(struct fx *s, char *span, unsigned int n)
+{
+	struct gnttab_map_grant_ref more[NPAGES * COPIES];
+	struct gnttab_unmap_grant_ref un;
+	char *at_va[NPAGES * COPIES];
+	unsigned int at[NPAGES * COPIES];
+	bool gone[NPAGES * COPIES] = {0};
+
+	scatter(at, n);
+	for (unsigned int i = 0; i < n; i++) {
+		at_va[i] = span + (size_t)at[i] * PG;
+		gnt_set_map_op(&more[i], at_va[i], GNTMAP_host_map, s->refs[i % NPAGES],
+			       (domid_t)s->a);
+	}
+	CHECK_EQ(gnt_map_refs(more, n), 0);
+	for (unsigned int i = 0; i < n; i++) {
+		struct gnt_foreign f;
+		CHECK_EQ(more[i].status, GNTST_okay);
+		CHECK_EQ(gnt_page_foreign(at_va[i] + PG - 1, &f), 1);
+		CHECK_EQ(f.gref, s->refs[i % NPAGES]);
+		CHECK_EQ(f.handle, more[i].handle);
+	}
+	for (unsigned int k = 0; k < n; k++) {
+		unsigned int i = (k * 7) % n;
+		gone[i] = true;
+		gnt_set_unmap_op(&un, at_va[i], 0, more[i].handle);
+		CHECK_EQ(gnt_unmap_refs(&un, 1), 0);
+		CHECK_EQ(un.status, GNTST_okay);
+		for (unsigned int j = 0; j < n; j++) {
+			struct gnt_foreign f = {0};
+			CHECK_EQ(gnt_page_foreign(at_va[j] + 9, &f), !gone[j]);
+			if (!gone[j])
+				CHECK_EQ(f.handle, more[j].handle);
+		}
+	}
+}
 
 static void lookup(struct fx *s, char *va, const struct gnttab_map_grant_ref *ops)
 {
-	struct gnttab_map_grant_ref more[NPAGES * COPIES];
-	struct gnttab_unmap_grant_ref un[NPAGES * COPIES];
-	char *local = gnt_alloc_page(), *more_va = gnt_alloc_ballooned_pages(NPAGES * COPIES);
-	bool gone[NPAGES * COPIES];
+	struct gnttab_unmap_grant_ref un[NPAGES];
+	char *local = gnt_alloc_page(), *span = gnt_alloc_ballooned_pages(SPAN);
 	int on_stack;
 
-	CHECK(local && more_va);
+	CHECK(local && span);
 	check_mapped(s, va, ops, 0, NPAGES, 1);
 	CHECK_EQ(gnt_page_foreign(va - 1, NULL), 0);
 	CHECK_EQ(gnt_page_foreign(va + NPAGES * PG, NULL), 0);
@@ -459,34 +516,11 @@ static void lookup(struct fx *s, char *va, const struct gnttab_map_grant_ref *op
 	CHECK_EQ(gnt_page_get(local), -ENOENT);
 	CHECK_EQ(gnt_page_put(va), -EINVAL);
 
-	/* each ref mapped again COPIES times, one page at a time */
-	for (unsigned int i = 0; i < NPAGES * COPIES; i++)
-		gnt_set_map_op(&more[i], more_va + (size_t)i * PG, GNTMAP_host_map,
-			       s->refs[i % NPAGES], (domid_t)s->a);
-	CHECK_EQ(gnt_map_refs(more, NPAGES * COPIES), 0);
-	for (unsigned int i = 0; i < NPAGES * COPIES; i++) {
-		struct gnt_foreign f;
-		CHECK_EQ(more[i].status, GNTST_okay);
-		CHECK_EQ(gnt_page_foreign(more_va + (size_t)i * PG + PG - 1, &f), 1);
-		CHECK_EQ(f.gref, s->refs[i % NPAGES]);
-		CHECK_EQ(f.handle, more[i].handle);
-	}
-	/* unmapped in a scrambled order, one at a time: the rest stay found */
-	memset(gone, 0, sizeof(gone));
-	for (unsigned int k = 0; k < NPAGES * COPIES; k++) {
-		unsigned int i = (k * 7) % (NPAGES * COPIES);
-		gone[i] = true;
-		gnt_set_unmap_op(&un[i], more_va + (size_t)i * PG, 0, more[i].handle);
-		CHECK_EQ(gnt_unmap_refs(&un[i], 1), 0);
-		CHECK_EQ(un[i].status, GNTST_okay);
-		CHECK_EQ(gnt_page_foreign(more_va + (size_t)i * PG, NULL), 0);
-		for (unsigned int j = 0; j < NPAGES * COPIES; j++) {
-			struct gnt_foreign f = {0};
-			CHECK_EQ(gnt_page_foreign(more_va + (size_t)j * PG + 9, &f), !gone[j]);
-			if (!gone[j])
-				CHECK_EQ(f.handle, more[j].handle);
-		}
-	}
+	/* a nearly full small table (its probe runs wrap around), many times;
+	 * then one that must grow */
+	for (int round = 0; round < 40; round++)
+		map_scattered(s, span, NPAGES);
+	map_scattered(s, span, NPAGES * COPIES);
 	check_mapped(s, va, ops, 0, NPAGES, 1);
 
 	/* the middle page of the first mapping goes; its neighbours stay */
@@ -499,7 +533,7 @@ static void lookup(struct fx *s, char *va, const struct gnttab_map_grant_ref *op
 	unmap_ops(un, va, ops, 0, NPAGES);
 	CHECK_EQ(gnt_unmap_refs(un, NPAGES), 0);
 	CHECK_EQ(un[1].status, GNTST_bad_handle); /* already gone */
-	gnt_free_ballooned_pages(more_va, NPAGES * COPIES);
+	gnt_free_ballooned_pages(span, SPAN);
 	gnt_free_page(local);
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,7 +23,7 @@
 #define PG 4096
 
 struct fx {
-	struct th_chan to_a, to_b;
+	struct th_chan to_a, to_b, to_t;
 	uint32_t a, b;
 	grant_ref_t refs[NPAGES];
 	void (*scenario)(struct fx *s, char *va, const struct gnttab_map_grant_ref *ops);
@@ -157,7 +158,10 @@ static void mapper(void *p)
 	th_send_u32(&s->to_a, 1);
 }
 
-static void run(void (*scenario)(struct fx *, char *, const struct gnttab_map_grant_ref *))
+/* The fixture; with kill_gntd, the scenario sends 1 on to_t when gntd may
+ * die, gntd is killed, and the scenario ends its process itself. */
+static void run_fx(void (*scenario)(struct fx *, char *, const struct gnttab_map_grant_ref *),
+		   int kill_gntd)
 {
 	struct fx s = {.scenario = scenario};
 	struct gnt_hv_stats start;
@@ -169,14 +173,31 @@ static void run(void (*scenario)(struct fx *, char *, const struct gnttab_map_gr
 	s.b = th_domain("B");
 	th_chan_open(&s.to_a);
 	th_chan_open(&s.to_b);
+	th_chan_open(&s.to_t);
 	pa = th_spawn(s.a, granter, &s);
 	pb = th_spawn(s.b, mapper, &s);
-	CHECK_EQ(th_wait(pb), 0);
-	CHECK_EQ(th_wait(pa), 0);
-	th_expect_stats(&start, 5000);
+	if (kill_gntd) {
+		CHECK_EQ(th_recv_u32_from(&s.to_t, pb), 1);
+		CHECK_EQ(kill(th_gntd_pid(), SIGKILL), 0);
+		CHECK_EQ(th_wait(th_gntd_pid()), 128 + SIGKILL);
+		CHECK_EQ(th_wait(pb), 0);
+		kill(pa, SIGKILL); /* it waits for a mapper that will not report */
+		CHECK_EQ(th_wait(pa), 128 + SIGKILL);
+		gnt_close(); /* our dom0 connection to the dead gntd */
+	} else {
+		CHECK_EQ(th_wait(pb), 0);
+		CHECK_EQ(th_wait(pa), 0);
+		th_expect_stats(&start, 5000);
+		th_gntd_stop();
+	}
 	th_chan_close(&s.to_a);
 	th_chan_close(&s.to_b);
-	th_gntd_stop();
+	th_chan_close(&s.to_t);
+}
+
+static void run(void (*scenario)(struct fx *, char *, const struct gnttab_map_grant_ref *))
+{
+	run_fx(scenario, 0);
 }
 
 /* ---- safe unmap ---------------------------------------------------------- */
@@ -382,6 +403,35 @@ static void teardown(struct fx *s, char *va, const struct gnttab_map_grant_ref *
 TEST(unmap_async_cancelled_by_close)
 {
 	run(teardown);
+}
+
+/* Losing gntd is a teardown too: a queued item is not unmapped (nobody can
+ * unmap it now) but ended with -ESHUTDOWN; the mapping itself stays. */
+static void gntd_dies(struct fx *s, char *va, const struct gnttab_map_grant_ref *ops)
+{
+	struct gnttab_unmap_grant_ref un[NPAGES];
+	struct gnt_unmap_queue_data item;
+	struct rec r;
+
+	setenv("GNT_UNMAP_DELAY_MS", "1", 1);
+	unmap_ops(un, va, ops, 0, NPAGES);
+	item_init(&item, &r, un, NPAGES);
+	CHECK_EQ(gnt_page_get(va), 0);
+	gnt_unmap_refs_async(&item);
+	checked(&item, 1);
+	th_send_u32(&s->to_t, 1);
+	CHECK(th_until(called, &r, 10000));
+	CHECK_EQ(r.result, -ESHUTDOWN);
+	CHECK_EQ(un[0].status, GNTST_general_error);
+	CHECK_EQ(va[PG], 'b');
+	CHECK_EQ(gnt_page_foreign(va, NULL), 1);
+	fflush(NULL);
+	_exit(0);
+}
+
+TEST(unmap_async_cancelled_when_gntd_dies)
+{
+	run_fx(gntd_dies, 1);
 }
 
 /* Once a check has found the pages idle, no new reference can be taken: a

@@ -72,7 +72,8 @@ struct gnt_unmap_queue_data {
 	 * page *), whose count decides; NULL: each op's own mapping decides */
 	void **pages;
 	unsigned int count;
-	/* [LIBGNT] retries so far (saturates at UINT_MAX) */
+	/* [LIBGNT] checks so far after the first (saturates at UINT_MAX);
+	 * written by the library thread: read it only for diagnostics */
 	unsigned int age;
 	/* [LIBGNT] private: queue linkage */
 	struct {

@@ -6,6 +6,7 @@
 #include "gnt/grant.h"
 #include "gnt/dir.h"
 #include "gnt/compare.h"
+#include "gnt/foreign.h"
 #include "gnt/control.h"
 #include "gnt/evtchn.h"
 #include "gnt/ring.h"

@@ -21,9 +21,6 @@ struct gnt__state {
 	uint32_t max_frames, nr_frames;
 	size_t table_bytes;
 	uint64_t hypercalls;
-	/* handle -> address of this process's mapping, and its dev_bus_addr */
-	uint64_t *haddr, *hdev;
-	uint32_t haddr_len;
 };
 
 extern struct gnt__state gnt__g;
@@ -60,5 +57,29 @@ struct gnt_dir_grant;
 int gnt__dir_init(struct gnt_dir_grant *g, domid_t peer, size_t npages);
 int gnt__dir_publish(struct gnt_dir_grant *g);
 int gnt__domain_enter(int fd, uint32_t domid, uid_t uid, gid_t gid);
+
+/* ---- foreign pages (foreign.c): handle -> mapping, address -> handle ---- */
+
+/* Record mapped ops (all okay, host_addr set).  0 or -ENOMEM (none added). */
+int gnt__ftab_add(const struct gnttab_map_grant_ref *ops, uint32_t n);
+/* Where this process maps handle (0: nowhere), and its dev_bus_addr. */
+uint64_t gnt__ftab_addr(uint32_t handle, uint64_t *dev);
+/* Forget the mappings of ops that were unmapped (status okay). */
+void gnt__ftab_del(const struct gnttab_unmap_grant_ref *ops, uint32_t n);
+/* -EBUSY if a page of ops has a count above 1; else 0, and their pages
+ * refuse gnt_page_get until forgotten or gnt__ftab_unclaim. */
+int gnt__ftab_claim_idle(const struct gnttab_unmap_grant_ref *ops, void *const *pages,
+			 uint32_t n);
+void gnt__ftab_unclaim(const struct gnttab_unmap_grant_ref *ops, uint32_t n);
+
+/* ---- safe unmap (map.c, unmap_async.c) ----------------------------------- */
+
+/* Unmap ops if their pages are idle (else -EBUSY, nothing done).  retry:
+ * a queued item's later check, which must not reconnect: -ESHUTDOWN when
+ * this process has no live connection to gntd. */
+int gnt__unmap_idle(struct gnttab_unmap_grant_ref *ops, void *const *pages, uint32_t n,
+		    bool retry);
+/* Teardown: every queued safe unmap gets done(-ESHUTDOWN). No lock held. */
+void gnt__unmap_async_cancel(void);
 
 #endif

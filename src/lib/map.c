@@ -9,6 +9,7 @@
 #include "lib.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,44 +17,15 @@
 
 #define POPULATE_MIN_PAGES 16 /* prefault runs this long: faults cost more */
 
-static int haddr_set(uint32_t h, uint64_t addr, uint64_t dev)
-{
-	if (h >= gnt__g.haddr_len) {
-		uint32_t n = gnt__g.haddr_len ? gnt__g.haddr_len : 1024;
-		uint64_t *p, *d;
-		while (n <= h)
-			n *= 2;
-		p = realloc(gnt__g.haddr, n * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		gnt__g.haddr = p;
-		d = realloc(gnt__g.hdev, n * sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		gnt__g.hdev = d;
-		memset(p + gnt__g.haddr_len, 0, (n - gnt__g.haddr_len) * sizeof(*p));
-		memset(d + gnt__g.haddr_len, 0, (n - gnt__g.haddr_len) * sizeof(*d));
-		gnt__g.haddr_len = n;
-	}
-	gnt__g.haddr[h] = addr;
-	gnt__g.hdev[h] = dev;
-	return 0;
-}
-
-static uint64_t haddr_get(uint32_t h)
-{
-	return h < gnt__g.haddr_len ? gnt__g.haddr[h] : 0;
-}
-
 /* Our mapping for this unmap op, if gntd will accept the op (its host_addr
  * and dev_bus_addr, when given, are the mapping's); else 0, and the mapping
  * must stay: a refused unmap changes nothing. */
 static uint64_t unmap_addr(const struct gnttab_unmap_grant_ref *op)
 {
-	uint64_t a = haddr_get(op->handle);
+	uint64_t dev = 0, a = gnt__ftab_addr(op->handle, &dev);
 
 	if (!a || (op->host_addr && op->host_addr != a) ||
-	    (op->dev_bus_addr && op->dev_bus_addr != gnt__g.hdev[op->handle]))
+	    (op->dev_bus_addr && op->dev_bus_addr != dev))
 		return 0;
 	return a;
 }
@@ -73,6 +45,19 @@ static int raw_unmap(struct gnttab_unmap_grant_ref *ops, uint32_t n)
 			   ops, n * (uint32_t)sizeof(*ops), NULL, 0, ops,
 			   n * (uint32_t)sizeof(*ops), NULL, NULL, NULL, &rc);
 	return err < 0 ? err : rc;
+}
+
+/* Could not place or record a run: give its mappings back. */
+static void give_back(struct gnttab_map_grant_ref *ops, uint32_t n, bool placed)
+{
+	if (placed)
+		reserve(ops[0].host_addr, n);
+	for (uint32_t k = 0; k < n; k++) {
+		struct gnttab_unmap_grant_ref u = {.handle = ops[k].handle};
+		raw_unmap(&u, 1);
+		ops[k].status = GNTST_bad_virt_addr;
+		ops[k].handle = INVALID_GRANT_HANDLE;
+	}
 }
 
 /* lock held */
@@ -125,16 +110,8 @@ static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n)
 				 MAP_SHARED | MAP_FIXED |
 					 (j - i >= POPULATE_MIN_PAGES ? MAP_POPULATE : 0),
 				 fds[fdi], (off_t)loc[i].page * GNT_PAGE_SIZE);
-		for (uint32_t k = i; k < j; k++) {
-			if (p != MAP_FAILED &&
-			    haddr_set(ops[k].handle, ops[k].host_addr, ops[k].dev_bus_addr) == 0)
-				continue;
-			/* could not place it: give the mapping back */
-			struct gnttab_unmap_grant_ref u = {.handle = ops[k].handle};
-			raw_unmap(&u, 1);
-			ops[k].status = GNTST_bad_virt_addr;
-			ops[k].handle = INVALID_GRANT_HANDLE;
-		}
+		if (p == MAP_FAILED || gnt__ftab_add(&ops[i], j - i) < 0)
+			give_back(&ops[i], j - i, p != MAP_FAILED);
 		i = j;
 	}
 	for (uint32_t i = 0; i < nfds; i++)
@@ -163,10 +140,42 @@ static int do_unmap(struct gnttab_unmap_grant_ref *ops, uint32_t n, bool local)
 	int err = raw_unmap(ops, n);
 	if (err < 0)
 		return err;
-	for (uint32_t i = 0; i < n; i++)
-		if (ops[i].status == GNTST_okay && ops[i].handle < gnt__g.haddr_len)
-			gnt__g.haddr[ops[i].handle] = 0;
+	gnt__ftab_del(ops, n);
 	return 0;
+}
+
+/* Has gntd closed our connection?  It never writes unasked, so anything to
+ * read (EOF) means it has (lock held). */
+static bool conn_lost(void)
+{
+	struct pollfd p = {.fd = gnt__g.fd, .events = POLLIN | POLLRDHUP};
+
+	return poll(&p, 1, 0) != 0;
+}
+
+int gnt__unmap_idle(struct gnttab_unmap_grant_ref *ops, void *const *pages, uint32_t n,
+		    bool retry)
+{
+	int err;
+
+	if (n > GNT_MAP_BATCH_MAX)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&gnt__g.lock);
+	if (retry && (gnt__g.fd < 0 || gnt__g.pid != getpid() || conn_lost()))
+		err = -ESHUTDOWN;
+	else
+		err = gnt__ensure();
+	if (err == 0)
+		err = gnt__ftab_claim_idle(ops, pages, n);
+	if (err == 0) {
+		err = do_unmap(ops, n, true);
+		if (err < 0)
+			gnt__ftab_unclaim(ops, n);
+	}
+	pthread_mutex_unlock(&gnt__g.lock);
+	return err;
 }
 
 static long simple_op(unsigned int cmd, void *args, uint32_t count, size_t esz)

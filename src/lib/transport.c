@@ -334,6 +334,7 @@ void gnt_close(void)
 		unmap_table();
 	}
 	pthread_mutex_unlock(&gnt__g.lock);
+	gnt__unmap_async_cancel();
 }
 
 int gnt_domid(void)

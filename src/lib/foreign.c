@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/foreign.c - this process's table of foreign pages: for each mapping
+ * handle, where it is mapped, the {domid, gref} it maps and its reference
+ * count (Linux's PG_foreign, page->private and page_count); and, to find a
+ * handle from any address inside its page in O(1), a hash of page addresses
+ * (linear probing, no tombstones).
+ *
+ * It has its own lock, never held across a call to gntd, so lookups and
+ * gnt_page_get/put do not wait for a long map batch of another thread.
+ * Lock order: gnt__g.lock, then this table's lock.
+ */
+#define _GNU_SOURCE
+#include "lib.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gnt/foreign.h"
+
+#define HASH_MIN_CAP 16u /* small, so that tests with a few pages grow it */
+
+struct fpage {
+	uint64_t addr;  /* page-aligned; 0: no mapping of ours with this handle */
+	uint64_t dev;   /* the map's dev_bus_addr, which unmap checks */
+	grant_ref_t gref;
+	domid_t domid;
+	uint32_t refs;  /* 1 + gets not yet put; 0 once an unmap has claimed it */
+};
+
+struct slot {
+	uint64_t page; /* page address; 0: empty */
+	uint32_t handle;
+};
+
+static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
+static struct fpage *pg; /* indexed by handle */
+static uint32_t pg_len;
+static struct slot *slots;
+static uint32_t cap, used; /* cap: 0 or a power of two; used <= cap / 2 */
+
+static uint32_t home(uint64_t page)
+{
+	/* Fibonacci hashing of the page number: consecutive pages spread out */
+	return (uint32_t)(((page >> 12) * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+/* Slot of page, or cap if absent (lock held). */
+static uint32_t find(uint64_t page)
+{
+	if (!cap || !page)
+		return cap; /* page 0 marks an empty slot, and is never mapped */
+	for (uint32_t i = home(page);; i = (i + 1) & (cap - 1)) {
+		if (slots[i].page == page)
+			return i;
+		if (!slots[i].page)
+			return cap;
+	}
+}
+
+/* Room guaranteed by the caller (lock held). */
+static void slot_put(uint64_t page, uint32_t handle)
+{
+	uint32_t i = home(page);
+
+	while (slots[i].page && slots[i].page != page)
+		i = (i + 1) & (cap - 1);
+	if (!slots[i].page)
+		used++;
+	slots[i] = (struct slot){page, handle};
+}
+
+/* Remove page if it still names handle: a newer mapping placed over the
+ * same address owns the slot now (lock held). */
+static void slot_del(uint64_t page, uint32_t handle)
+{
+	uint32_t i = find(page), j;
+
+	if (i == cap || slots[i].handle != handle)
+		return;
+	used--;
+	/* backward shift: pull later entries of the probe run into the hole
+	 * unless their home lies cyclically in (hole, entry] */
+	for (j = i;;) {
+		slots[i].page = 0;
+		for (;;) {
+			uint32_t k;
+			j = (j + 1) & (cap - 1);
+			if (!slots[j].page)
+				return;
+			k = home(slots[j].page);
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			slots[i] = slots[j];
+			i = j;
+			break;
+		}
+	}
+}
+
+static int rehash(uint32_t ncap)
+{
+	struct slot *old = slots, *n = calloc(ncap, sizeof(*n));
+	uint32_t ocap = cap;
+
+	if (!n)
+		return -ENOMEM;
+	slots = n;
+	cap = ncap;
+	used = 0;
+	for (uint32_t i = 0; i < ocap; i++)
+		if (old[i].page)
+			slot_put(old[i].page, old[i].handle);
+	free(old);
+	return 0;
+}
+
+/* Room for `more` new pages and handles up to max_handle (lock held). */
+static int reserve(uint32_t more, uint32_t max_handle)
+{
+	uint64_t want = (uint64_t)used + more;
+	uint32_t ncap = cap ? cap : HASH_MIN_CAP;
+
+	if (max_handle >= pg_len) {
+		uint32_t n = pg_len ? pg_len : 1024;
+		struct fpage *p;
+		while (n <= max_handle)
+			n *= 2;
+		p = realloc(pg, (size_t)n * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		memset(p + pg_len, 0, (size_t)(n - pg_len) * sizeof(*p));
+		pg = p;
+		pg_len = n;
+	}
+	while (want * 2 > ncap)
+		ncap *= 2;
+	return ncap != cap ? rehash(ncap) : 0;
+}
+
+static void forget(uint32_t h)
+{
+	if (h < pg_len && pg[h].addr) {
+		slot_del(pg[h].addr, h);
+		pg[h].addr = 0;
+	}
+}
+
+int gnt__ftab_add(const struct gnttab_map_grant_ref *ops, uint32_t n)
+{
+	uint32_t max_h = 0;
+	int err;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (ops[i].handle > max_h)
+			max_h = ops[i].handle;
+	pthread_mutex_lock(&tlock);
+	err = reserve(n, max_h);
+	for (uint32_t i = 0; !err && i < n; i++) {
+		uint32_t h = ops[i].handle;
+		/* a handle another process of the domain unmapped, reissued */
+		forget(h);
+		pg[h] = (struct fpage){.addr = ops[i].host_addr, .dev = ops[i].dev_bus_addr,
+				       .gref = ops[i].ref, .domid = ops[i].dom, .refs = 1};
+		slot_put(ops[i].host_addr, h);
+	}
+	pthread_mutex_unlock(&tlock);
+	return err;
+}
+
+uint64_t gnt__ftab_addr(uint32_t handle, uint64_t *dev)
+{
+	uint64_t a = 0;
+
+	pthread_mutex_lock(&tlock);
+	if (handle < pg_len) {
+		a = pg[handle].addr;
+		*dev = pg[handle].dev;
+	}
+	pthread_mutex_unlock(&tlock);
+	return a;
+}
+
+void gnt__ftab_del(const struct gnttab_unmap_grant_ref *ops, uint32_t n)
+{
+	pthread_mutex_lock(&tlock);
+	for (uint32_t i = 0; i < n; i++)
+		if (ops[i].status == GNTST_okay)
+			forget(ops[i].handle);
+	pthread_mutex_unlock(&tlock);
+}
+
+/* The entry of the page holding address p, or NULL (lock held). */
+static struct fpage *lookup(const void *p)
+{
+	uint32_t i = find((uint64_t)(uintptr_t)p & ~(uint64_t)(GNT_PAGE_SIZE - 1));
+
+	return i < cap ? &pg[slots[i].handle] : NULL;
+}
+
+/* The count that decides whether op i may go: that of pages[i] when the
+ * caller names the page (Linux's pages array), else of the op's mapping. */
+static uint32_t op_refs(const struct gnttab_unmap_grant_ref *op, void *const *pages,
+			uint32_t i)
+{
+	const struct fpage *f;
+
+	if (pages)
+		f = lookup(pages[i]);
+	else
+		f = op->handle < pg_len && pg[op->handle].addr ? &pg[op->handle] : NULL;
+	return f ? f->refs : 1;
+}
+
+int gnt__ftab_claim_idle(const struct gnttab_unmap_grant_ref *ops, void *const *pages,
+			 uint32_t n)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&tlock);
+	for (uint32_t i = 0; i < n && !err; i++)
+		if (op_refs(&ops[i], pages, i) > 1)
+			err = -EBUSY;
+	/* from here until the unmap ends, gnt_page_get on these pages fails:
+	 * nobody can take a reference to a page we have decided to drop */
+	for (uint32_t i = 0; i < n && !err; i++)
+		if (ops[i].handle < pg_len && pg[ops[i].handle].addr)
+			pg[ops[i].handle].refs = 0;
+	pthread_mutex_unlock(&tlock);
+	return err;
+}
+
+void gnt__ftab_unclaim(const struct gnttab_unmap_grant_ref *ops, uint32_t n)
+{
+	pthread_mutex_lock(&tlock);
+	for (uint32_t i = 0; i < n; i++)
+		if (ops[i].handle < pg_len && pg[ops[i].handle].addr && !pg[ops[i].handle].refs)
+			pg[ops[i].handle].refs = 1;
+	pthread_mutex_unlock(&tlock);
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+int gnt_page_foreign(const void *p, struct gnt_foreign *out)
+{
+	const struct fpage *f;
+
+	pthread_mutex_lock(&tlock);
+	f = lookup(p);
+	if (f && out)
+		*out = (struct gnt_foreign){.domid = f->domid, .gref = f->gref,
+					    .handle = (grant_handle_t)(f - pg)};
+	pthread_mutex_unlock(&tlock);
+	return f != NULL;
+}
+
+int gnt_page_get(const void *p)
+{
+	struct fpage *f;
+	int err = 0;
+
+	pthread_mutex_lock(&tlock);
+	f = lookup(p);
+	if (!f || !f->refs)
+		err = -ENOENT;
+	else if (f->refs == UINT32_MAX)
+		err = -EOVERFLOW;
+	else
+		f->refs++;
+	pthread_mutex_unlock(&tlock);
+	return err;
+}
+
+int gnt_page_put(const void *p)
+{
+	struct fpage *f;
+	int err = 0;
+
+	pthread_mutex_lock(&tlock);
+	f = lookup(p);
+	if (!f || !f->refs)
+		err = -ENOENT;
+	else if (f->refs == 1)
+		err = -EINVAL;
+	else
+		f->refs--;
+	pthread_mutex_unlock(&tlock);
+	return err;
+}
+
+int gnt_page_count(const void *p)
+{
+	const struct fpage *f;
+	int n;
+
+	pthread_mutex_lock(&tlock);
+	f = lookup(p);
+	n = !f || !f->refs ? -ENOENT : f->refs > INT32_MAX ? INT32_MAX : (int)f->refs;
+	pthread_mutex_unlock(&tlock);
+	return n;
+}
+
+/* A thread of the parent may hold the lock at fork(): the child's copy of it
+ * would stay locked forever. */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&tlock);
+}
+
+static void fork_done(void)
+{
+	pthread_mutex_unlock(&tlock);
+}
+
+__attribute__((constructor)) static void ftab_init(void)
+{
+	pthread_atfork(fork_prepare, fork_done, fork_done);
+}

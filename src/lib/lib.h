@@ -20,6 +20,9 @@ struct gnt__state {
 	uint64_t *bitmap;       /* ref allocation, shared by the domain */
 	uint32_t max_frames, nr_frames;
 	size_t table_bytes;
+	uint32_t version;       /* the table's version as this process last saw it */
+	const grant_status_t *status; /* v2 status frames, mapped read-only */
+	size_t status_bytes;
 	uint64_t hypercalls;
 	/* handle -> address of this process's mapping, and its dev_bus_addr */
 	uint64_t *haddr, *hdev;
@@ -44,5 +47,10 @@ int gnt__grow_table(uint32_t want_frames);
 int gnt__unmap_notify(uint32_t kind, uint32_t id, uint32_t offset, uint32_t flags,
 		      evtchn_port_t port);
 void gnt__pages_forget_all(void);
+/* Map the v2 status frames from gntd's descriptor (taken: closed here). */
+int gnt__status_map_and_close(int fd);
+/* set_version through gntd; on success the version in effect is cached and,
+ * for v2, the status frames mapped.  *now: the version in effect. */
+int gnt__set_version(uint32_t want, uint32_t *now);
 
 #endif

@@ -687,3 +687,25 @@ int th_can_write(void *p)
 	close(fds[1]);
 	return r == 1;
 }
+
+int th_grant_version(void)
+{
+	const char *v = getenv("GNT_GRANT_VERSION");
+	return v && !strcmp(v, "2") ? 2 : 1;
+}
+
+int th_raw_status_fd(void)
+{
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_INFO};
+	struct gnt_info info;
+	int c = th_raw_attach(), fds[2] = {-1, -1}, rc;
+	unsigned int nfds = 2;
+
+	CHECK_EQ(th_raw_send(c, &m, NULL, 0, NULL, 0), 0);
+	rc = th_raw_recv(c, &m, &info, sizeof(info), fds, &nfds, 5000);
+	close(c);
+	CHECK_EQ(rc, 1);
+	CHECK(nfds >= 1);
+	close(fds[0]);
+	return nfds == 2 ? fds[1] : -1;
+}

@@ -47,6 +47,9 @@ void th_send_u32(struct th_chan *c, uint32_t v);
 uint32_t th_recv_u32(struct th_chan *c);
 /* th_recv_u32, failing at once if child `watch` ends first. */
 uint32_t th_recv_u32_from(struct th_chan *c, pid_t watch);
+/* The grant table version the suite runs at: 2 when $GNT_GRANT_VERSION is
+ * "2" (libgnt then switches every domain to v2 as it connects), else 1. */
+int th_grant_version(void);
 /* Stats from gntd (dom0). */
 struct gnt_hv_stats th_stats(void);
 struct gnt_domain_info th_dominfo(uint32_t dom);
@@ -99,6 +102,10 @@ int th_raw_attach(void);
 /* In a domain process: this domain's grant table mapped read-write straight
  * from gntd (INFO on a raw connection); *nframes = max frames. */
 grant_entry_v1_t *th_raw_table(uint32_t *nframes);
+
+/* In a domain process: the v2 status frames' descriptor from a raw INFO
+ * (-1 while the domain has never been at v2). */
+int th_raw_status_fd(void);
 
 /* ---- probing memory without faulting ------------------------------------ */
 

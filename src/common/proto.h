@@ -92,13 +92,15 @@ struct gnt_unmap_notify {
 };
 _Static_assert(sizeof(struct gnt_unmap_notify) == 20, "gnt_unmap_notify");
 
+/* INFO's reply attaches the table fd (read-write) and, once the domain
+ * has been at v2, its status frames (read-only: sealed against writes). */
 struct gnt_info {
 	uint32_t domid;
 	uint32_t max_frames;   /* table pages in the table fd */
 	uint32_t nr_frames;
 	uint32_t alloc_pages;  /* ref-allocation bitmap pages after the table */
 	uint32_t max_maptrack;
-	uint32_t pad;
+	uint32_t version;      /* grant table version now (1 or 2) */
 	uint64_t max_pages;
 };
 

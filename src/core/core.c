@@ -11,6 +11,7 @@
  */
 #include "core.h"
 #include "evtchn.h"
+#include "table.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +31,6 @@ struct gnt_core {
 };
 
 #define PIN_LIMIT 128u /* Xen refuses a pin while any counter has bit 7 set */
-#define PIN_RETRIES 5
 
 /* ---- units and p2m ---------------------------------------------------- */
 
@@ -158,6 +158,7 @@ static int table_init(struct gnt_core *c, struct gnt_domain *d)
 	for (size_t i = 0; i < (size_t)d->max_frames * GNT_ENTRIES_PER_FRAME; i++)
 		d->active[i].unit = GNT_NO_UNIT;
 	d->nr_frames = 1; /* INITIAL_NR_GRANT_FRAMES */
+	d->version = 1;   /* Xen's default until set_version */
 	return 0;
 }
 
@@ -262,95 +263,146 @@ struct gnt_core *gnt_core_create(const struct gnt_core_ops *ops, void *ctx,
 
 /* ---- pins on shared entries ------------------------------------------ */
 
-static inline uint32_t *entry_combo(grant_entry_v1_t *e)
-{
-	return (uint32_t *)(void *)e; /* flags | domid << 16, little endian */
-}
-
-static inline uint32_t nr_entries(const struct gnt_domain *d)
-{
-	return d->nr_frames * GNT_ENTRIES_PER_FRAME;
-}
-
-static void clear_flags(grant_entry_v1_t *e, uint16_t bits)
-{
-	/* only our own bits: the guest may be rewriting the rest concurrently */
-	__atomic_fetch_and(&e->flags, (uint16_t)~bits, __ATOMIC_SEQ_CST);
-}
-
-/* Set GTF_reading (and GTF_writing) on an entry that grants access to `to`.
- * Xen's _set_status_v1: at most PIN_RETRIES attempts against a guest that
- * keeps changing the entry. */
-static int16_t set_status(grant_entry_v1_t *e, uint16_t to, bool write)
-{
-	uint32_t *p = entry_combo(e);
-	uint32_t old = __atomic_load_n(p, __ATOMIC_ACQUIRE);
-
-	for (int i = 0; i < PIN_RETRIES; i++) {
-		uint16_t flags = (uint16_t)old, domid = (uint16_t)(old >> 16);
-		uint16_t nflags;
-
-		if ((flags & GTF_type_mask) != GTF_permit_access || domid != to)
-			return GNTST_general_error;
-		if (write && (flags & GTF_readonly))
-			return GNTST_general_error;
-		nflags = (uint16_t)(flags | GTF_reading | (write ? GTF_writing : 0));
-		/* pin the entry: the guest may not change it while reading/writing */
-		if (__atomic_compare_exchange_n(p, &old, (old & 0xFFFF0000u) | nflags,
-						false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
-			return GNTST_okay;
-	}
-	return GNTST_general_error; /* unstable entry */
-}
-
 static inline unsigned busy(const struct gnt_active *a)
 {
 	return (unsigned)a->rd + a->wr + a->xr + a->xw;
 }
 
-/* Pin ref of granter g for domain `to`, for a mapping or copy or (expo) for
- * an exposure.  On success the active entry holds the latched frame. */
-static int16_t pin_ref(struct gnt_domain *g, grant_ref_t ref, uint16_t to,
-		       bool write, bool expo)
+/* What a pin is for: a mapping, an exposure's cover, a copy, or the hop a
+ * transitive grant makes (which may not be transitive itself). */
+enum pin_use { USE_MAP, USE_EXPO, USE_COPY, USE_HOP };
+
+static struct gnt_domain *live_domain(struct gnt_core *c, struct gnt_domain *self,
+				      uint32_t id, int16_t *st);
+static int16_t pin_ref(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref, uint16_t to,
+		       bool write, enum pin_use use);
+static void unpin_ref(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref, bool write,
+		      bool expo);
+
+/* A v2 transitive grant: g lets `to` copy what (trans_domid, trans_gref)
+ * grants to g.  One hop; g may not name itself; the grant back to `to`'s
+ * own domain is allowed (Xen). */
+static int16_t latch_transitive(struct gnt_core *c, struct gnt_domain *g, struct gnt_active *a,
+				uint16_t to, bool write, enum pin_use use, const struct gnt_entry *e)
 {
-	struct gnt_active *a;
-	grant_entry_v1_t *e;
+	struct gnt_domain *td;
+	struct gnt_active *ta;
 	int16_t st;
 
-	if (ref >= nr_entries(g))
-		return GNTST_bad_gntref;
-	a = &g->active[ref];
-	e = &g->table[ref];
-	if (busy(a)) {
-		if (a->domid != to)
-			return GNTST_general_error;
-		if (expo ? (write ? a->xw : a->xr) == UINT8_MAX
-			 : a->rd >= PIN_LIMIT || a->wr >= PIN_LIMIT)
-			return GNTST_general_error; /* risk of counter overflow */
-		if (write && !(a->wr + a->xw)) {
-			st = set_status(e, to, true);
-			if (st)
-				return st;
-		}
-	} else {
-		uint32_t gfn, page;
-		struct gnt_unit *u;
+	if (use != USE_COPY || e->trans_domid == g->id)
+		return GNTST_general_error;
+	td = live_domain(c, g, e->trans_domid, &st);
+	if (!td)
+		return GNTST_general_error;
+	st = pin_ref(c, td, e->trans_gref, g->id, write, USE_HOP);
+	if (st)
+		return st;
+	ta = &td->active[e->trans_gref];
+	a->trans = a->sub_page = true;
+	a->trans_dom = td->id;
+	a->trans_gref = e->trans_gref;
+	a->start = ta->start;
+	a->length = ta->length;
+	a->domid = to;
+	a->page = ta->page;
+	a->gfn = ta->gfn;
+	a->unit = ta->unit;
+	return GNTST_okay;
+}
 
-		st = set_status(e, to, write);
+/* First pin of ref: read the entry once, after its status is set (the
+ * guest may not change a pinned entry, and what it writes later is not
+ * looked at), and latch what it grants. */
+static int16_t latch(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref, uint16_t to,
+		     bool write, enum pin_use use, uint16_t flags)
+{
+	struct gnt_active *a = &g->active[ref];
+	struct gnt_entry e;
+	struct gnt_unit *u;
+	uint32_t page;
+
+	gnt_core_entry(g, ref, &e);
+	a->trans = a->sub_page = false;
+	a->start = 0;
+	a->length = GNT_PAGE_SIZE;
+	if (g->version == 2 && (flags & GTF_type_mask) == GTF_transitive)
+		return latch_transitive(c, g, a, to, write, use, &e);
+	if (g->version == 2 && (flags & GTF_sub_page)) {
+		if ((uint32_t)e.page_off + e.length > GNT_PAGE_SIZE)
+			return GNTST_general_error;
+		a->sub_page = true;
+		a->start = e.page_off;
+		a->length = e.length;
+	}
+	u = gnt_core_unit_of_gfn(g, e.frame, &page);
+	if (!u)
+		return GNTST_bad_page;
+	a->domid = to;
+	a->unit = u->id;
+	a->page = page;
+	a->gfn = e.frame;
+	return GNTST_okay;
+}
+
+/* Another pin of a pinned ref: the latched grant rules (XSA-500); only a
+ * first write pin looks at the entry again, for its read-only bit. */
+static int16_t pin_again(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref, uint16_t to,
+			 bool write, enum pin_use use)
+{
+	struct gnt_active *a = &g->active[ref];
+	bool upgrade = write && !(a->wr + a->xw);
+	uint32_t hdr;
+	int16_t st;
+
+	if (a->domid != to)
+		return GNTST_general_error;
+	if (use == USE_EXPO ? (write ? a->xw : a->xr) == UINT8_MAX
+			    : a->rd >= PIN_LIMIT || a->wr >= PIN_LIMIT)
+		return GNTST_general_error; /* risk of counter overflow */
+	if ((use == USE_MAP || use == USE_EXPO) && a->sub_page)
+		return GNTST_general_error; /* pinned for a sub-page copy (Xen) */
+	if (use == USE_HOP && a->trans)
+		return GNTST_general_error; /* one hop only */
+	if (upgrade) {
+		st = gnt__set_status(g, ref, to, true, use == USE_MAP || use == USE_EXPO, true, &hdr);
 		if (st)
 			return st;
-		gfn = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
-		u = gnt_core_unit_of_gfn(g, gfn, &page);
-		if (!u) {
-			clear_flags(e, GTF_reading | GTF_writing);
-			return GNTST_bad_page;
-		}
-		a->domid = to;
-		a->unit = u->id;
-		a->page = page;
-		a->gfn = gfn;
 	}
-	if (expo) {
+	if (!a->trans)
+		return GNTST_okay;
+	/* each pin of a transitive grant holds one of its hop */
+	st = pin_ref(c, c->doms[a->trans_dom], a->trans_gref, g->id, write, USE_HOP);
+	if (st && upgrade)
+		gnt__clear_status(g, ref, GTF_writing);
+	return st;
+}
+
+/* Pin ref of granter g for domain `to`.  On success the active entry holds
+ * the latched frame and window. */
+static int16_t pin_ref(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref, uint16_t to,
+		       bool write, enum pin_use use)
+{
+	struct gnt_active *a;
+	uint32_t hdr;
+	int16_t st;
+
+	if (ref >= gnt_core_nr_entries(g))
+		return GNTST_bad_gntref;
+	a = &g->active[ref];
+	if (busy(a)) {
+		st = pin_again(c, g, ref, to, write, use);
+	} else {
+		st = gnt__set_status(g, ref, to, write, use == USE_MAP || use == USE_EXPO, false,
+				     &hdr);
+		if (st == GNTST_okay) {
+			st = latch(c, g, ref, to, write, use, (uint16_t)hdr);
+			if (st)
+				gnt__clear_status(g, ref, GTF_reading | GTF_writing);
+		}
+	}
+	if (st)
+		return st;
+	if (use == USE_EXPO) {
 		write ? a->xw++ : a->xr++;
 		g->expo_pins++;
 	} else {
@@ -362,11 +414,11 @@ static int16_t pin_ref(struct gnt_domain *g, grant_ref_t ref, uint16_t to,
 
 static void maybe_free_zombie(struct gnt_core *c, struct gnt_domain *d);
 
-static void unpin_ref(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref,
-		      bool write, bool expo)
+static void unpin_ref(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref, bool write,
+		      bool expo)
 {
 	struct gnt_active *a = &g->active[ref];
-	grant_entry_v1_t *e = &g->table[ref];
+	bool trans = a->trans;
 
 	if (expo) {
 		write ? a->xw-- : a->xr--;
@@ -376,11 +428,15 @@ static void unpin_ref(struct gnt_core *c, struct gnt_domain *g, grant_ref_t ref,
 	}
 	g->ext_pins--;
 	if (write && !(a->wr + a->xw))
-		clear_flags(e, GTF_writing);
+		gnt__clear_status(g, ref, GTF_writing);
 	if (!busy(a)) {
-		clear_flags(e, GTF_reading | GTF_writing);
+		gnt__clear_status(g, ref, GTF_reading | GTF_writing);
 		a->unit = GNT_NO_UNIT;
+		a->trans = a->sub_page = false;
 	}
+	/* the hop's pin keeps its granter (maybe a zombie) until now */
+	if (trans)
+		unpin_ref(c, c->doms[a->trans_dom], a->trans_gref, write, false);
 	if (g->state == GNT_DOM_DYING)
 		maybe_free_zombie(c, g);
 }
@@ -418,7 +474,7 @@ static int16_t expo_create(struct gnt_core *c, struct gnt_domain *g,
 			   grant_ref_t ref, uint32_t page, struct gnt_expo **out)
 {
 	struct gnt_expo *x = calloc(1, sizeof(*x));
-	uint32_t found = 0, n = nr_entries(g);
+	uint32_t found = 0, n = gnt_core_nr_entries(g);
 	int16_t st = GNTST_okay;
 
 	if (!x)
@@ -435,14 +491,17 @@ static int16_t expo_create(struct gnt_core *c, struct gnt_domain *g,
 	/* Multi-page unit: the mapper will hold the whole unit, so every page
 	 * must be granted to it.  One scan per exposure, not per page. */
 	for (uint32_t r = 0; r < n && found < u->npages; r++) {
-		uint32_t combo = __atomic_load_n(entry_combo(&g->table[r]), __ATOMIC_ACQUIRE);
-		uint16_t flags = (uint16_t)combo;
-		uint32_t gfn;
+		uint32_t hdr = gnt__entry_header(g, r);
+		uint16_t flags = (uint16_t)hdr;
+		struct gnt_entry e;
+		uint64_t gfn;
 
-		if ((flags & GTF_type_mask) != GTF_permit_access ||
-		    (uint16_t)(combo >> 16) != to || (write && (flags & GTF_readonly)))
+		/* mappable grants to `to` only: the header first, it is cheap */
+		if ((flags & (GTF_type_mask | GTF_sub_page)) != GTF_permit_access ||
+		    (uint16_t)(hdr >> 16) != to || (write && (flags & GTF_readonly)))
 			continue;
-		gfn = __atomic_load_n(&g->table[r].frame, __ATOMIC_RELAXED);
+		gnt_core_entry(g, r, &e);
+		gfn = e.frame;
 		if (gfn < u->base_gfn || gfn >= u->base_gfn + u->npages)
 			continue;
 		if (x->cover[gfn - u->base_gfn] == UINT32_MAX) {
@@ -455,7 +514,7 @@ static int16_t expo_create(struct gnt_core *c, struct gnt_domain *g,
 		goto err_free;
 	}
 	for (uint32_t i = 0; i < u->npages; i++) {
-		st = pin_ref(g, x->cover[i], to, write, true);
+		st = pin_ref(c, g, x->cover[i], to, write, USE_EXPO);
 		/* the pinned entry must still name a page of this unit */
 		if (st == GNTST_okay && (g->active[x->cover[i]].unit != u->id ||
 					 g->active[x->cover[i]].page != i)) {
@@ -606,7 +665,7 @@ static void map_one(struct gnt_core *c, struct gnt_domain *self,
 		op->status = GNTST_no_space;
 		return;
 	}
-	st = pin_ref(g, op->ref, self->id, write, false);
+	st = pin_ref(c, g, op->ref, self->id, write, USE_MAP);
 	if (st)
 		goto err_mt;
 	a = &g->active[op->ref];
@@ -706,6 +765,7 @@ struct copy_side {
 	bool pinned;
 	struct gnt_unit *u;
 	uint32_t page;
+	uint32_t start, length; /* the window the grant allows */
 };
 
 static int16_t copy_claim(struct gnt_core *c, struct gnt_domain *self,
@@ -715,6 +775,7 @@ static int16_t copy_claim(struct gnt_core *c, struct gnt_domain *self,
 	int16_t st;
 
 	memset(s, 0, sizeof(*s));
+	s->length = GNT_PAGE_SIZE;
 	if (!is_gref) {
 		if (p->domid != DOMID_SELF)
 			return GNTST_permission_denied;
@@ -724,13 +785,15 @@ static int16_t copy_claim(struct gnt_core *c, struct gnt_domain *self,
 	s->g = live_domain(c, self, p->domid == DOMID_SELF ? self->id : p->domid, &st);
 	if (!s->g)
 		return st;
-	st = pin_ref(s->g, p->u.ref, self->id, write, false);
+	st = pin_ref(c, s->g, p->u.ref, self->id, write, USE_COPY);
 	if (st)
 		return st;
 	s->pinned = true;
 	s->ref = p->u.ref;
 	s->u = c->units[s->g->active[p->u.ref].unit];
 	s->page = s->g->active[p->u.ref].page;
+	s->start = s->g->active[p->u.ref].start;
+	s->length = s->g->active[p->u.ref].length;
 	return GNTST_okay;
 }
 
@@ -738,6 +801,11 @@ static void copy_release(struct gnt_core *c, struct copy_side *s, bool write)
 {
 	if (s->pinned)
 		unpin_ref(c, s->g, s->ref, write, false);
+}
+
+static bool in_window(const struct copy_side *s, uint16_t off, uint16_t len)
+{
+	return off >= s->start && (uint32_t)off + len <= s->start + s->length;
 }
 
 int gnt_core_copy(struct gnt_core *c, struct gnt_domain *self,
@@ -766,7 +834,11 @@ int gnt_core_copy(struct gnt_core *c, struct gnt_domain *self,
 			op->status = st;
 			continue;
 		}
-		if (op->len &&
+		/* inside the grant's window, also for len 0 (Xen's gnttab_copy_buf) */
+		if (!in_window(&src, op->source.offset, op->len) ||
+		    !in_window(&dst, op->dest.offset, op->len))
+			st = GNTST_general_error;
+		else if (op->len &&
 		    c->ops->unit_copy(c->ctx, src.u->backing,
 				      (uint64_t)src.page * GNT_PAGE_SIZE + op->source.offset,
 				      dst.u->backing,
@@ -937,6 +1009,7 @@ long gnt_core_decrease(struct gnt_core *c, struct gnt_domain *self,
 static void domain_free(struct gnt_core *c, struct gnt_domain *d)
 {
 	free(d->ev);
+	gnt__status_free(c, d);
 	c->ops->table_free(c->ctx, d->table, d->table_backing, d->max_frames);
 	c->doms[d->id] = NULL;
 	free(d->active);
@@ -996,15 +1069,15 @@ void gnt_core_destroy(struct gnt_core *c)
 uint32_t gnt_core_entries_in_use(const struct gnt_domain *d)
 {
 	uint32_t n = 0;
-	for (uint32_t r = 0; r < nr_entries(d); r++)
-		if (__atomic_load_n(&d->table[r].flags, __ATOMIC_RELAXED) & GTF_type_mask)
+	for (uint32_t r = 0; r < gnt_core_nr_entries(d); r++)
+		if (gnt__entry_header(d, r) & GTF_type_mask)
 			n++;
 	return n;
 }
 
 const struct gnt_active *gnt_core_active(const struct gnt_domain *d, grant_ref_t ref)
 {
-	return ref < nr_entries(d) ? &d->active[ref] : NULL;
+	return ref < gnt_core_nr_entries(d) ? &d->active[ref] : NULL;
 }
 
 void gnt_core_stats(struct gnt_core *c, struct gnt_core_stats *st)

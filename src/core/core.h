@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * core/core.h - gnt's hypervisor state machine: domains, frames (allocation
- * units and each domain's p2m), grant tables v1, active entries, maptrack
+ * units and each domain's p2m), grant tables v1 and v2, active entries, maptrack
  * and exposures.  Pure: no syscalls, no sockets.  gntd drives it; unit tests
  * and fuzzers link it directly.  Backing memory is reached only through the
  * callbacks in struct gnt_core_ops.
@@ -20,6 +20,8 @@
 #define GNT_MAX_DOMID      0x7FEFu
 #define GNT_NR_DOMIDS      0x7FF0u
 #define GNT_ENTRIES_PER_FRAME (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t))
+#define GNT_V2_ENTRIES_PER_FRAME (GNT_PAGE_SIZE / sizeof(grant_entry_v2_t))
+#define GNT_STATUS_PER_FRAME (GNT_PAGE_SIZE / sizeof(grant_status_t))
 #define GNT_MAPTRACK_PER_FRAME 256u /* Xen: 16-byte grant_mapping */
 #define GNT_NO_UNIT UINT32_MAX
 /* gnt extension to XENMEM_populate_physmap: put all extents in one unit. */
@@ -43,6 +45,12 @@ struct gnt_core_ops {
 	int (*table_alloc)(void *ctx, uint16_t domid, uint32_t max_frames,
 			   void **mem, void **backing);
 	void (*table_free)(void *ctx, void *mem, void *backing, uint32_t max_frames);
+	/* Optional (without it the domain stays at v1: set_version(2) is
+	 * -ENOSYS): v2 status frames, npages zeroed pages that the domain may
+	 * only read.  Kept until the domain is freed. */
+	int (*status_alloc)(void *ctx, uint16_t domid, uint32_t npages, void **mem,
+			    void **backing);
+	void (*status_free)(void *ctx, void *mem, void *backing, uint32_t npages);
 	/* Optional: revocation checked by the kernel (see gnt_expo).  Without
 	 * expo_open an exposure is released as soon as its last handle goes. */
 	int (*expo_open)(void *ctx, struct gnt_expo *x, struct gnt_unit *u);
@@ -108,9 +116,26 @@ struct gnt_active {
 				  (8-bit; a new pin is refused once one reaches 128) */
 	uint8_t xr, xw;        /* pins held by exposures of the unit (gnt only) */
 	uint16_t domid;        /* the pinning domain */
+	bool sub_page;         /* copy only: a v2 sub_page or transitive grant */
+	bool trans;            /* a v2 transitive grant: holds a pin on
+				  (trans_dom, trans_gref) per pin of its own */
 	uint32_t unit;         /* latched at first pin */
 	uint32_t page;
-	uint32_t gfn;
+	uint64_t gfn;
+	uint16_t start, length; /* the window copies may touch (0, 4096 unless
+				   sub_page) */
+	uint16_t trans_dom;
+	uint32_t trans_gref;
+};
+
+/* A grant entry as read once from the shared table, whatever its version.
+ * v2 status bits are merged into flags. */
+struct gnt_entry {
+	uint16_t flags, domid;
+	uint64_t frame;             /* v1 frame, v2 full_page / sub_page frame */
+	uint16_t page_off, length;  /* v2 sub_page */
+	uint16_t trans_domid;       /* v2 transitive */
+	uint32_t trans_gref;
 };
 
 struct gnt_maptrack {
@@ -135,10 +160,15 @@ struct gnt_domain {
 	struct gnt_unit **p2m;
 	uint32_t p2m_len, p2m_cap;
 	uint32_t p2m_hint;          /* index of the last lookup's unit */
-	/* grant table (v1) shared with the domain */
+	/* grant table shared with the domain: v1 (8-byte entries) or v2
+	 * (16-byte entries, GTF_reading/GTF_writing in the status frames) */
 	grant_entry_v1_t *table;
 	void *table_backing;
 	uint32_t nr_frames, max_frames;
+	uint32_t version;           /* 1 or 2 (set_version) */
+	grant_status_t *status;     /* [GNTD] v2 status frames; NULL until the
+				       first switch to v2, then kept */
+	void *status_backing;
 	struct gnt_active *active;  /* max_frames * 512 entries */
 	uint32_t ext_pins;          /* pins held on our entries, exposures' too */
 	uint32_t expo_pins;         /* of which exposures' */
@@ -186,6 +216,24 @@ int gnt_core_setup_table(struct gnt_core *c, struct gnt_domain *self,
 			 struct gnttab_setup_table *op, uint64_t *frames);
 int gnt_core_query_size(struct gnt_core *c, struct gnt_domain *self,
 			struct gnttab_query_size *op);
+/* Grant table version (table.c).  set_version writes back the version in
+ * effect, also on error; returns 0, -EINVAL (not 1 or 2), -ENOSYS (no v2
+ * backing), -EBUSY (a ref >= 8 pinned), -ERANGE (to v1: a reserved entry
+ * is transitive or names a frame >= 2^32), -ENOMEM. */
+int gnt_core_set_version(struct gnt_core *c, struct gnt_domain *self,
+			 struct gnttab_set_version *op);
+/* -ESRCH no such domain, -EPERM another domain's, by a domain not dom0. */
+int gnt_core_get_version(struct gnt_core *c, struct gnt_domain *self,
+			 struct gnttab_get_version *op);
+/* Status in op; frames[] gets op->nr_frames opaque frame numbers. */
+int gnt_core_get_status_frames(struct gnt_core *c, struct gnt_domain *self,
+			       struct gnttab_get_status_frames *op, uint64_t *frames);
+/* Status frames the domain's table has now (v2), for nr_frames table frames. */
+uint32_t gnt_core_status_frames(uint32_t nr_frames);
+/* Entries the table holds now (nr_frames * 512 in v1, * 256 in v2). */
+uint32_t gnt_core_nr_entries(const struct gnt_domain *d);
+/* Read entry ref of d once; -EINVAL when ref is beyond the table. */
+int gnt_core_entry(const struct gnt_domain *d, grant_ref_t ref, struct gnt_entry *e);
 /* XENMEM: returns extents done (>= 0) or -errno; gfns written to gfns[]. */
 long gnt_core_populate(struct gnt_core *c, struct gnt_domain *self,
 		       struct xen_memory_reservation *r, uint64_t *gfns,

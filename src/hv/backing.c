@@ -140,12 +140,64 @@ static void table_free(void *ctx, void *mem, void *backing, uint32_t max_frames)
 	unit_free(NULL, backing);
 }
 
+/* v2 status frames: gntd maps them read-write once, then seals the memfd
+ * against any further write (F_SEAL_FUTURE_WRITE), so a domain can only
+ * ever map them read-only, whatever its uid. */
+static int status_alloc(void *ctx, uint16_t domid, uint32_t npages, void **mem, void **backing)
+{
+	struct hv_backing *b = calloc(1, sizeof(*b));
+	int err;
+	void *p;
+	(void)ctx, (void)domid;
+
+	if (!b)
+		return -ENOMEM;
+	b->npages = npages;
+	b->ro_fd = -1;
+	b->fd = memfd_create("gnt-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (b->fd < 0)
+		goto err_free;
+	if (fchmod(b->fd, 0600) < 0 || ftruncate(b->fd, (off_t)npages * GNT_PAGE_SIZE) < 0)
+		goto err_close;
+	p = mmap(NULL, (size_t)npages * GNT_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 b->fd, 0);
+	if (p == MAP_FAILED)
+		goto err_close;
+	if (fcntl(b->fd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+		munmap(p, (size_t)npages * GNT_PAGE_SIZE);
+		goto err_close;
+	}
+	*mem = p;
+	*backing = b;
+	return 0;
+
+err_close:
+	err = -errno;
+	close(b->fd);
+	free(b);
+	return err;
+err_free:
+	err = -errno;
+	free(b);
+	return err;
+}
+
+static void status_free(void *ctx, void *mem, void *backing, uint32_t npages)
+{
+	(void)ctx;
+	munmap(mem, (size_t)npages * GNT_PAGE_SIZE);
+	unit_free(NULL, backing);
+}
+
 const struct gnt_core_ops hv_backing_ops = {
 	.unit_alloc = unit_alloc,
 	.unit_free = unit_free,
 	.unit_copy = unit_copy,
 	.table_alloc = table_alloc,
 	.table_free = table_free,
+	.status_alloc = status_alloc,
+	.status_free = status_free,
 	.evtchn_notify = hv_evtchn_notify,
 	.evtchn_unbound = hv_evtchn_unbound,
 	.handle_release = hv_unmap_notify_handle_release,
@@ -157,6 +209,8 @@ const struct gnt_core_ops hv_backing_revoke_ops = {
 	.unit_copy = unit_copy,
 	.table_alloc = table_alloc,
 	.table_free = table_free,
+	.status_alloc = status_alloc,
+	.status_free = status_free,
 	.expo_open = hv_revoke_expo_open,
 	.expo_parked = hv_revoke_expo_parked,
 	.expo_free = hv_revoke_expo_free,

@@ -490,11 +490,12 @@ int hv_unmap_notify_set(struct hv_conn *c, const struct gnt_msg *m, const uint8_
 			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
 	} else {
 		struct gnt_unit *u;
-		if (rq.id >= d->nr_frames * GNT_ENTRIES_PER_FRAME)
+		struct gnt_entry e;
+		/* the frame the entry names now (a peer writes the entry: the
+		 * core reads it once) */
+		if (gnt_core_entry(d, rq.id, &e) < 0)
 			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
-		/* the frame the entry names now; a peer writes the entry, so read
-		 * it once */
-		n.gfn = __atomic_load_n(&d->table[rq.id].frame, __ATOMIC_ACQUIRE);
+		n.gfn = e.frame;
 		u = gnt_core_unit_of_gfn(d, n.gfn, &n.page);
 		if (rq.flags && !u)
 			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);

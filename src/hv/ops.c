@@ -218,6 +218,54 @@ static int hc_simple_batch(struct hv_conn *c, const struct gnt_msg *m,
 	return hv_reply(c, m, 0, ops, m->len, NULL, 0);
 }
 
+static int hc_set_version(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
+{
+	struct gnt_domain *self = conn_domain(c);
+	struct gnttab_set_version op;
+	int32_t rc;
+
+	if (m->len != sizeof(op))
+		return -EPROTO;
+	if (m->count != 1)
+		return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
+	memcpy(&op, pl, sizeof(op));
+	/* mappings already unmapped only wait for the kernel's word: settle
+	 * them, or their pins would refuse the switch (-EBUSY) */
+	if (hv->revoke && op.version != self->version)
+		hv_revoke_settle_all();
+	rc = gnt_core_set_version(hv->core, self, &op);
+	return hv_reply(c, m, rc, &op, sizeof(op), NULL, 0);
+}
+
+/* The frame numbers are opaque, as setup_table's; the reply carries the
+ * status frames' descriptor, read-only, for the domain to map. */
+static int hc_status_frames(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
+{
+	struct gnttab_get_status_frames op;
+	uint8_t out[sizeof(op) + 512 * sizeof(uint64_t)];
+	struct gnt_domain *d;
+	int fd = -1;
+
+	if (m->len != sizeof(op))
+		return -EPROTO;
+	if (m->count != 1)
+		return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
+	memcpy(&op, pl, sizeof(op));
+	op.frame_list = NULL; /* never a pointer of ours */
+	if (op.nr_frames > 512) /* more than 4096 table frames have */
+		op.status = GNTST_general_error;
+	else
+		gnt_core_get_status_frames(hv->core, conn_domain(c), &op,
+					   (uint64_t *)(void *)(out + sizeof(op)));
+	memcpy(out, &op, sizeof(op));
+	d = op.dom == DOMID_SELF ? conn_domain(c) : gnt_core_domain(hv->core, op.dom);
+	if (op.status == GNTST_okay)
+		fd = hv_backing_fd(d->status_backing, 0);
+	return hv_reply(c, m, 0, out,
+			(uint32_t)(sizeof(op) + (op.status ? 0 : op.nr_frames * 8)), &fd,
+			fd >= 0 ? 1 : 0);
+}
+
 static int hc_grant_table(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 {
 	struct gnt_domain *self = conn_domain(c);
@@ -259,33 +307,19 @@ static int hc_grant_table(struct hv_conn *c, const struct gnt_msg *m, const uint
 	}
 	case GNTTABOP_get_version: {
 		struct gnttab_get_version op;
-		struct gnt_domain *d;
+		int rc;
 		if (m->len != sizeof(op))
 			return -EPROTO;
 		if (m->count != 1)
 			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
 		memcpy(&op, pl, sizeof(op));
-		d = op.dom == DOMID_SELF ? self : gnt_core_domain(hv->core, op.dom);
-		if (!d || (d != self && self->id != 0))
-			return hv_reply(c, m, d ? -EPERM : -ESRCH, NULL, 0, NULL, 0);
-		op.version = 1;
-		return hv_reply(c, m, 0, &op, sizeof(op), NULL, 0);
+		rc = gnt_core_get_version(hv->core, self, &op);
+		return hv_reply(c, m, rc, rc ? NULL : &op, rc ? 0 : sizeof(op), NULL, 0);
 	}
-	case GNTTABOP_set_version: {
-		struct gnttab_set_version op;
-		int32_t rc = 0;
-		if (m->len != sizeof(op))
-			return -EPROTO;
-		if (m->count != 1)
-			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0);
-		memcpy(&op, pl, sizeof(op));
-		if (op.version == 2)
-			rc = -ENOSYS; /* max_grant_version 1 for now: docs/differences */
-		else if (op.version != 1)
-			rc = -EINVAL;
-		op.version = 1;
-		return hv_reply(c, m, rc, &op, sizeof(op), NULL, 0);
-	}
+	case GNTTABOP_set_version:
+		return hc_set_version(c, m, pl);
+	case GNTTABOP_get_status_frames:
+		return hc_status_frames(c, m, pl);
 	default:
 		return hv_reply(c, m, -ENOSYS, NULL, 0, NULL, 0);
 	}
@@ -419,9 +453,14 @@ static int do_info(struct hv_conn *c, const struct gnt_msg *m)
 		.nr_frames = d->nr_frames,
 		.alloc_pages = b->npages - d->max_frames,
 		.max_maptrack = d->mt_limit,
+		.version = d->version,
 		.max_pages = d->max_pages,
 	};
-	return hv_reply(c, m, 0, &in, sizeof(in), &b->fd, 1);
+	int fds[2] = {b->fd, -1};
+
+	if (d->status)
+		fds[1] = hv_backing_fd(d->status_backing, 0);
+	return hv_reply(c, m, 0, &in, sizeof(in), fds, fds[1] >= 0 ? 2 : 1);
 }
 
 static void dom_info(struct gnt_domain *d, struct gnt_dom_info *o)
@@ -536,25 +575,22 @@ static int do_control(struct hv_conn *c, const struct gnt_msg *m, const uint8_t 
 		d = gnt_core_domain(hv->core, m->count);
 		if (!d)
 			return hv_reply(c, m, -ESRCH, NULL, 0, NULL, 0);
-		ne = d->nr_frames * GNT_ENTRIES_PER_FRAME;
+		ne = gnt_core_nr_entries(d);
 		v = calloc(ne, sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		for (uint32_t r = 0; r < ne; r++) {
-			grant_entry_v1_t e;
+			struct gnt_entry e;
 			const struct gnt_active *a = gnt_core_active(d, r);
-			uint32_t combo = __atomic_load_n((uint32_t *)(void *)&d->table[r],
-							 __ATOMIC_ACQUIRE);
-			e.flags = (uint16_t)combo;
-			e.domid = (uint16_t)(combo >> 16);
-			e.frame = __atomic_load_n(&d->table[r].frame, __ATOMIC_RELAXED);
+			gnt_core_entry(d, r, &e);
 			unsigned busy = (unsigned)a->rd + a->wr + a->xr + a->xw;
 			if (!(e.flags & GTF_type_mask) && !busy)
 				continue;
 			v[n].ref = r;
-			v[n].flags = e.flags;
+			v[n].flags = e.flags; /* v2: with the status frame's bits */
 			v[n].domid = e.domid;
-			v[n].frame = e.frame;
+			/* a transitive entry shows its target ref */
+			v[n].frame = (uint32_t)e.frame;
 			v[n].rd_pins = a->rd;
 			v[n].wr_pins = a->wr;
 			/* pinned_by also when only the unit's exposure pins it */

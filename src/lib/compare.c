@@ -315,7 +315,8 @@ static int make_domains(struct run *r)
 {
 	uint64_t refs = r->n + gnt_dir_pages(r->n) + 64;
 	struct gnt_domain_config cfg = {.max_pages = r->n + gnt_dir_pages(r->n) + 64,
-					.max_grant_frames = (uint32_t)(refs / 512 + 2)};
+					/* 256 refs a frame: enough at v1 and v2 */
+					.max_grant_frames = (uint32_t)(refs / 256 + 2)};
 	char name[64];
 
 	if (cfg.max_grant_frames < 64)

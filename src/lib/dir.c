@@ -15,7 +15,6 @@
 
 #include "gnt/dir.h"
 
-#define ENTRIES_PER_FRAME (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t))
 
 static char *page_at(void *base, size_t i)
 {
@@ -35,7 +34,10 @@ static void grow_for(size_t nrefs)
 {
 	pthread_mutex_lock(&gnt__g.lock);
 	if (gnt__ensure() == 0) {
-		uint64_t want = gnt__g.nr_frames + (nrefs + ENTRIES_PER_FRAME - 1) / ENTRIES_PER_FRAME;
+		/* entries per frame in the version in effect */
+		uint64_t per = GNT_PAGE_SIZE / (gnt__g.version == 2 ? sizeof(grant_entry_v2_t)
+								 : sizeof(grant_entry_v1_t));
+		uint64_t want = gnt__g.nr_frames + (nrefs + per - 1) / per;
 		if (want > gnt__g.max_frames)
 			want = gnt__g.max_frames;
 		if (want > gnt__g.nr_frames)

@@ -3,7 +3,9 @@
  * lib/grant.c - the granting side.  Entries are written straight into the
  * shared table (no hypercall), in the order Xen's public header demands;
  * refs come from a bitmap the domain's processes share, so two processes of
- * one domain never hand out the same ref.
+ * one domain never hand out the same ref.  Both table versions: v1 entries
+ * carry GTF_reading/GTF_writing in their flags, v2 entries in the status
+ * frames gntd writes (Linux's gnttab_v1_ops / gnttab_v2_ops).
  */
 #define _GNU_SOURCE
 #include "lib.h"
@@ -16,6 +18,18 @@
 
 /* ---- reference allocation -------------------------------------------- */
 
+/* Refs a table of `frames` frames holds in the version in effect. */
+static uint32_t refs_in(uint32_t frames)
+{
+	return frames * (uint32_t)(gnt__g.version == 2 ? GNT_PAGE_SIZE / sizeof(grant_entry_v2_t)
+						      : GNT_PAGE_SIZE / sizeof(grant_entry_v1_t));
+}
+
+static grant_entry_v2_t *entry_v2(grant_ref_t ref)
+{
+	return (grant_entry_v2_t *)(void *)gnt__g.table + ref;
+}
+
 static uint32_t alloc_hint = GNTTAB_NR_RESERVED_ENTRIES;
 static grant_ref_t *list_next;  /* private lists: ref -> next */
 static uint32_t list_cap;
@@ -23,8 +37,7 @@ static uint32_t list_cap;
 static int claim_one(grant_ref_t *out)
 {
 	for (;;) {
-		uint32_t n = __atomic_load_n(&gnt__g.nr_frames, __ATOMIC_RELAXED) *
-			     (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t));
+		uint32_t n = refs_in(__atomic_load_n(&gnt__g.nr_frames, __ATOMIC_RELAXED));
 		for (uint32_t pass = 0; pass < 2; pass++) {
 			uint32_t start = pass ? GNTTAB_NR_RESERVED_ENTRIES : alloc_hint;
 			for (uint32_t r = start; r < n; r++) {
@@ -49,8 +62,7 @@ static int claim_one(grant_ref_t *out)
 
 static void free_one(grant_ref_t ref)
 {
-	if (ref < GNTTAB_NR_RESERVED_ENTRIES ||
-	    ref >= gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t)))
+	if (ref < GNTTAB_NR_RESERVED_ENTRIES || ref >= refs_in(gnt__g.max_frames))
 		return;
 	__atomic_fetch_and(&gnt__g.bitmap[ref / 64], ~(1ull << (ref % 64)), __ATOMIC_RELEASE);
 }
@@ -148,6 +160,39 @@ void gnt_free_grant_reference(grant_ref_t ref)
 	pthread_mutex_unlock(&gnt__g.lock);
 }
 
+int gnt__set_version(uint32_t want, uint32_t *now)
+{
+	struct gnttab_set_version op = {.version = want};
+	struct gnttab_get_status_frames sf = {.dom = DOMID_SELF};
+	uint32_t got = 0, nfds = 1;
+	int32_t rc, rc2;
+	int err, fd = -1;
+
+	err = gnt__rpc(GNT_MSG_HYPERCALL,
+		       GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_set_version), 1, &op,
+		       sizeof(op), NULL, 0, &op, sizeof(op), &got, NULL, NULL, &rc);
+	if (err < 0)
+		return err;
+	if (got != sizeof(op) || (op.version != 1 && op.version != 2))
+		return -EPROTO;
+	gnt__g.version = op.version;
+	*now = op.version;
+	if (rc < 0 || op.version != 2 || gnt__g.status)
+		return rc;
+	/* the status frames come with get_status_frames' reply */
+	err = gnt__rpc(GNT_MSG_HYPERCALL,
+		       GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames), 1, &sf,
+		       sizeof(sf), NULL, 0, &sf, sizeof(sf), NULL, &fd, &nfds, &rc2);
+	if (err < 0)
+		return err;
+	if (rc2 < 0 || sf.status != GNTST_okay || nfds != 1) {
+		if (nfds == 1)
+			close(fd);
+		return -EPROTO;
+	}
+	return gnt__status_map_and_close(fd);
+}
+
 int gnt__grow_table(uint32_t want)
 {
 	struct gnttab_setup_table op = {.dom = DOMID_SELF, .nr_frames = want};
@@ -175,18 +220,23 @@ int gnt__grow_table(uint32_t want)
 void gnt_grant_foreign_access_ref(grant_ref_t ref, domid_t domid, uint64_t gfn,
 				  int readonly)
 {
-	grant_entry_v1_t *e;
+	uint16_t flags = (uint16_t)(GTF_permit_access | (readonly ? GTF_readonly : 0));
 
 	pthread_mutex_lock(&gnt__g.lock);
-	if (gnt__ensure() == 0 &&
-	    ref < gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t))) {
-		e = &gnt__g.table[ref];
-		__atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
-		__atomic_store_n(&e->frame, (uint32_t)gfn, __ATOMIC_RELAXED);
-		/* domid and frame visible before the entry becomes valid */
-		__atomic_store_n(&e->flags,
-				 (uint16_t)(GTF_permit_access | (readonly ? GTF_readonly : 0)),
-				 __ATOMIC_RELEASE);
+	if (gnt__ensure() == 0 && ref < refs_in(gnt__g.max_frames)) {
+		if (gnt__g.version == 2) {
+			grant_entry_v2_t *e = entry_v2(ref);
+			__atomic_store_n(&e->hdr.domid, domid, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->full_page.frame, gfn, __ATOMIC_RELAXED);
+			/* domid and frame visible before the entry becomes valid */
+			__atomic_store_n(&e->hdr.flags, flags, __ATOMIC_RELEASE);
+		} else {
+			grant_entry_v1_t *e = &gnt__g.table[ref];
+			__atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->frame, (uint32_t)gfn, __ATOMIC_RELAXED);
+			/* domid and frame visible before the entry becomes valid */
+			__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+		}
 	}
 	pthread_mutex_unlock(&gnt__g.lock);
 }
@@ -196,10 +246,10 @@ int gnt_grant_foreign_access(domid_t domid, uint64_t gfn, int readonly)
 	grant_ref_t r;
 	int err;
 
-	if (gfn > UINT32_MAX)
-		return -EINVAL; /* a v1 entry holds 32 bits */
 	pthread_mutex_lock(&gnt__g.lock);
 	err = gnt__ensure();
+	if (!err && gnt__g.version != 2 && gfn > UINT32_MAX)
+		err = -EINVAL; /* a v1 entry holds 32 bits */
 	if (!err)
 		err = claim_one(&r);
 	pthread_mutex_unlock(&gnt__g.lock);
@@ -209,22 +259,21 @@ int gnt_grant_foreign_access(domid_t domid, uint64_t gfn, int readonly)
 	return (int)r;
 }
 
-static int end_ref_locked(grant_ref_t ref)
+/* gntd may only be waiting for the kernel's word that the mapper let go
+ * (docs/design.md, "Revocation"): ask it to settle now.  0 or -errno. */
+static int settle(grant_ref_t ref)
 {
-	grant_entry_v1_t *e;
-	uint16_t flags;
+	int32_t rc;
+	return gnt__rpc(GNT_MSG_SETTLE, 0, ref, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, &rc);
+}
 
-	if (gnt__ensure() < 0 ||
-	    ref >= gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t)))
-		return 0;
-	e = &gnt__g.table[ref];
-	flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+static int end_ref_v1(grant_ref_t ref)
+{
+	grant_entry_v1_t *e = &gnt__g.table[ref];
+	uint16_t flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+
 	if (flags & (GTF_reading | GTF_writing)) {
-		/* gntd may only be waiting for the kernel's word that the mapper
-		 * let go (docs/design.md, "Revocation"): ask it to settle now */
-		int32_t rc;
-		if (gnt__rpc(GNT_MSG_SETTLE, 0, ref, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL,
-			     &rc) < 0)
+		if (settle(ref) < 0)
 			return 0;
 		flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
 	}
@@ -234,6 +283,30 @@ static int end_ref_locked(grant_ref_t ref)
 	} while (!__atomic_compare_exchange_n(&e->flags, &flags, 0, false, __ATOMIC_SEQ_CST,
 					      __ATOMIC_ACQUIRE));
 	return 1;
+}
+
+/* Linux's gnttab_end_foreign_access_ref_v2: the entry goes invalid at once
+ * (no new pin can start), and it has ended when no pin is left. */
+static int end_ref_v2(grant_ref_t ref)
+{
+	const uint16_t busy = GTF_reading | GTF_writing;
+
+	if (!gnt__g.status)
+		return 0;
+	/* invalid before we look at the status gntd writes */
+	__atomic_store_n(&entry_v2(ref)->hdr.flags, 0, __ATOMIC_SEQ_CST);
+	if (!(__atomic_load_n(&gnt__g.status[ref], __ATOMIC_SEQ_CST) & busy))
+		return 1;
+	if (settle(ref) < 0)
+		return 0;
+	return !(__atomic_load_n(&gnt__g.status[ref], __ATOMIC_ACQUIRE) & busy);
+}
+
+static int end_ref_locked(grant_ref_t ref)
+{
+	if (gnt__ensure() < 0 || ref >= refs_in(gnt__g.max_frames))
+		return 0;
+	return gnt__g.version == 2 ? end_ref_v2(ref) : end_ref_v1(ref);
 }
 
 int gnt_end_foreign_access_ref(grant_ref_t ref)

@@ -20,6 +20,9 @@ struct gnt__state {
 	uint64_t *bitmap;       /* ref allocation, shared by the domain */
 	uint32_t max_frames, nr_frames;
 	size_t table_bytes;
+	uint32_t version;       /* the table's version as this process last saw it */
+	const grant_status_t *status; /* v2 status frames, mapped read-only */
+	size_t status_bytes;
 	uint64_t hypercalls;
 };
 
@@ -81,5 +84,13 @@ int gnt__unmap_idle(struct gnttab_unmap_grant_ref *ops, void *const *pages, uint
 		    bool retry);
 /* Teardown: every queued safe unmap gets done(-ESHUTDOWN). No lock held. */
 void gnt__unmap_async_cancel(void);
+
+/* ---- grant table v2 (transport.c, grant.c) ---------------------------- */
+
+/* Map the v2 status frames from gntd's descriptor (taken: closed here). */
+int gnt__status_map_and_close(int fd);
+/* set_version through gntd; on success the version in effect is cached and,
+ * for v2, the status frames mapped.  *now: the version in effect. */
+int gnt__set_version(uint32_t want, uint32_t *now);
 
 #endif

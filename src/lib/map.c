@@ -191,6 +191,40 @@ static long simple_op(unsigned int cmd, void *args, uint32_t count, size_t esz)
 	return err < 0 ? err : rc;
 }
 
+/* get_status_frames: frame numbers to op->frame_list; our own domain's
+ * status frames, which come along, are mapped (read-only) if not yet. */
+static long status_frames_op(struct gnttab_get_status_frames *op)
+{
+	size_t cap = sizeof(*op) + 512 * sizeof(uint64_t);
+	uint64_t *list = op->frame_list;
+	uint32_t got = 0, nfds = 1;
+	uint8_t *buf = malloc(cap);
+	int32_t r;
+	long rc;
+	int fd = -1;
+
+	if (!buf)
+		return -ENOMEM;
+	rc = gnt__rpc(GNT_MSG_HYPERCALL,
+		      GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames), 1, op,
+		      sizeof(*op), NULL, 0, buf, (uint32_t)cap, &got, &fd, &nfds, &r);
+	if (rc == 0 && got >= sizeof(*op)) {
+		memcpy(op, buf, sizeof(*op));
+		op->frame_list = list;
+		if (op->status == GNTST_okay && list)
+			memcpy(list, buf + sizeof(*op), got - sizeof(*op));
+		rc = r;
+	} else if (rc == 0) {
+		rc = -EPROTO;
+	}
+	if (nfds == 1 && (op->dom == DOMID_SELF || op->dom == gnt__g.domid))
+		gnt__status_map_and_close(fd);
+	else if (nfds == 1)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
 long gnt_grant_table_op(unsigned int cmd, void *args, unsigned int count)
 {
 	long rc;
@@ -218,8 +252,13 @@ long gnt_grant_table_op(unsigned int cmd, void *args, unsigned int count)
 	case GNTTABOP_query_size:
 		rc = count != 1 ? -EINVAL : simple_op(cmd, args, 1, sizeof(struct gnttab_query_size));
 		break;
-	case GNTTABOP_set_version:
-		rc = count != 1 ? -EINVAL : simple_op(cmd, args, 1, sizeof(struct gnttab_set_version));
+	case GNTTABOP_set_version: {
+		struct gnttab_set_version *op = args;
+		rc = count != 1 ? -EINVAL : gnt__set_version(op->version, &op->version);
+		break;
+	}
+	case GNTTABOP_get_status_frames:
+		rc = count != 1 ? -EINVAL : status_frames_op(args);
 		break;
 	case GNTTABOP_get_version:
 		rc = count != 1 ? -EINVAL : simple_op(cmd, args, 1, sizeof(struct gnttab_get_version));

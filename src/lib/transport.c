@@ -254,6 +254,44 @@ static void unmap_table(void)
 		munmap(gnt__g.table, gnt__g.table_bytes);
 	gnt__g.table = NULL;
 	gnt__g.bitmap = NULL;
+	if (gnt__g.status)
+		munmap((void *)gnt__g.status, gnt__g.status_bytes);
+	gnt__g.status = NULL;
+}
+
+int gnt__status_map_and_close(int fd)
+{
+	/* status frames for the largest table this domain may have */
+	size_t len = (size_t)((gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v2_t)) +
+			       GNT_PAGE_SIZE / sizeof(grant_status_t) - 1) /
+			      (GNT_PAGE_SIZE / sizeof(grant_status_t))) *
+		     GNT_PAGE_SIZE;
+	void *p;
+
+	if (gnt__g.status) {
+		close(fd);
+		return 0;
+	}
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	gnt__g.status = p;
+	gnt__g.status_bytes = len;
+	return 0;
+}
+
+/* GNT_GRANT_VERSION=2 in the environment: switch the domain's table to v2
+ * when this process connects (and it is still v1).  The switch clears
+ * every entry but 0..7, so it belongs before any grant, as at Xen's boot. */
+static int version_from_env(void)
+{
+	const char *v = getenv("GNT_GRANT_VERSION");
+	uint32_t now;
+
+	if (!v || strcmp(v, "2") || gnt__g.version == 2)
+		return 0;
+	return gnt__set_version(2, &now);
 }
 
 static void drop_conn(void)
@@ -267,8 +305,8 @@ int gnt__ensure(void)
 {
 	struct gnt_info info;
 	const char *env;
-	int fd, tfd = -1, err;
-	uint32_t nfds = 1, got;
+	int fd, tfds[2] = {-1, -1}, err;
+	uint32_t nfds = 2, got;
 	int32_t rc;
 
 	if (gnt__g.fd >= 0 && gnt__g.pid == getpid())
@@ -293,28 +331,39 @@ int gnt__ensure(void)
 	gnt__g.fd = fd;
 	gnt__g.pid = getpid();
 	err = gnt__rpc(GNT_MSG_INFO, 0, 0, NULL, 0, NULL, 0, &info, sizeof(info), &got,
-		       &tfd, &nfds, &rc);
-	if (err < 0 || rc < 0 || got != sizeof(info) || nfds != 1) {
-		if (nfds == 1)
-			close(tfd);
+		       tfds, &nfds, &rc);
+	if (err < 0 || rc < 0 || got != sizeof(info) || nfds < 1 ||
+	    (info.version != 1 && info.version != 2) || (info.version == 2 && nfds != 2)) {
+		for (uint32_t i = 0; i < nfds; i++)
+			close(tfds[i]);
 		drop_conn();
 		return err < 0 ? (err == -ECONNRESET ? -ESRCH : err) : -EPROTO;
 	}
 	gnt__g.domid = (int)info.domid;
 	gnt__g.max_frames = info.max_frames;
 	gnt__g.nr_frames = info.nr_frames;
+	gnt__g.version = info.version;
 	gnt__g.table_bytes = (size_t)(info.max_frames + info.alloc_pages) * GNT_PAGE_SIZE;
 	gnt__g.table = mmap(NULL, gnt__g.table_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    tfd, 0);
-	close(tfd);
+			    tfds[0], 0);
+	close(tfds[0]);
 	if (gnt__g.table == MAP_FAILED) {
 		gnt__g.table = NULL;
+		if (nfds == 2)
+			close(tfds[1]);
 		drop_conn();
 		return -ENOMEM;
 	}
 	gnt__g.bitmap = (uint64_t *)(void *)((char *)gnt__g.table +
 					     (size_t)info.max_frames * GNT_PAGE_SIZE);
-	return 0;
+	err = nfds == 2 ? gnt__status_map_and_close(tfds[1]) : 0;
+	if (!err)
+		err = version_from_env();
+	if (err < 0) {
+		unmap_table();
+		drop_conn();
+	}
+	return err;
 }
 
 int gnt_open(void)

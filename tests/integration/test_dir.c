@@ -139,11 +139,11 @@ TEST(dir_share_sizes_rw) { sizes(0); }
 /* 1 GiB, both ways (issue 4, seed cases 1-1 and 1-2): a domain's buffer
  * mapped read-only by dom0, and dom0's one-unit (contiguous, DMA-style)
  * buffer mapped read-write by a domain.  262144 + 257 refs need 514 table
- * frames, for dom0 as for the domain. */
+ * frames at v1 and 1028 at v2, for dom0 as for the domain. */
 static void gib(int donor_dom0)
 {
-	static const char *const args[] = {"--max-grant-frames", "520", NULL};
-	struct gnt_domain_config big = {.max_pages = GIB_PAGES + 1024, .max_grant_frames = 520};
+	static const char *const args[] = {"--max-grant-frames", "1040", NULL};
+	struct gnt_domain_config big = {.max_pages = GIB_PAGES + 1024, .max_grant_frames = 1040};
 	struct gnt_hv_stats s0 = (th_gntd_start_args(args), th_stats());
 	struct dctx s = {.c = {.npages = GIB_PAGES, .batch = 65536, .ro = !donor_dom0}};
 	uint32_t dom = th_domain_cfg("dir-big", &big);

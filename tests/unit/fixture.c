@@ -102,6 +102,8 @@ static int fake_unit_copy(void *ctx, void *src_backing, uint64_t src_off, void *
 		     (unsigned long long)src_off, (unsigned long long)dst_off, len);
 	if (fk.fail_copy)
 		return -EIO;
+	if (fk.during_copy)
+		fk.during_copy(fk.during_copy_arg); /* a guest racing the copy */
 	memmove(d->mem + dst_off, s->mem + src_off, len);
 	fk.copies++;
 	fk.copied_bytes += len;
@@ -152,12 +154,40 @@ static void fake_table_free(void *ctx, void *mem, void *backing, uint32_t max_fr
 	free(t);
 }
 
+static int fake_status_alloc(void *ctx, uint16_t domid, uint32_t npages, void **mem,
+			     void **backing)
+{
+	(void)domid;
+	if (ctx != &fk)
+		FAIL("status_alloc: wrong ctx");
+	if (fk.fail_status_alloc)
+		return -ENOMEM;
+	*mem = aligned_alloc(GNT_PAGE_SIZE, (size_t)npages * GNT_PAGE_SIZE);
+	if (!*mem)
+		return -ENOMEM;
+	memset(*mem, 0, (size_t)npages * GNT_PAGE_SIZE);
+	*backing = *mem;
+	fk.status_live++;
+	return 0;
+}
+
+static void fake_status_free(void *ctx, void *mem, void *backing, uint32_t npages)
+{
+	(void)npages;
+	if (ctx != &fk || mem != backing)
+		FAIL("status_free: wrong ctx or backing");
+	fk.status_live--;
+	free(mem);
+}
+
 const struct gnt_core_ops fake_ops = {
     .unit_alloc = fake_unit_alloc,
     .unit_free = fake_unit_free,
     .unit_copy = fake_unit_copy,
     .table_alloc = fake_table_alloc,
     .table_free = fake_table_free,
+    .status_alloc = fake_status_alloc,
+    .status_free = fake_status_free,
 };
 
 uint8_t *fake_page(const struct gnt_unit *u, uint32_t page)
@@ -193,6 +223,8 @@ void fx_destroy(struct gnt_core *c)
 		     fk.pages_live);
 	if (fk.tables_live != 0)
 		FAIL("after gnt_core_destroy: %ld tables not freed", fk.tables_live);
+	if (fk.status_live != 0)
+		FAIL("after gnt_core_destroy: %ld status frame sets not freed", fk.status_live);
 #if defined(__SANITIZE_ADDRESS__)
 	if (__lsan_do_recoverable_leak_check())
 		FAIL("LeakSanitizer found leaks (see above)");
@@ -445,7 +477,11 @@ void fx_snap(struct gnt_core *c, struct fx_snap *s)
 		for (uint32_t i = 0; i < d->p2m_len; i++)
 			PUT(s, d->p2m[i]->id);
 		snap_mark(s, "d%u shared table", d->id, 0);
+		PUT(s, d->version);
 		snap_put(s, d->table, ne * sizeof(*d->table));
+		if (d->status)
+			snap_put(s, d->status, (size_t)gnt_core_status_frames(d->max_frames) *
+						       GNT_PAGE_SIZE);
 		for (size_t r = 0; r < ne; r++) {
 			const struct gnt_active *a = &d->active[r];
 			if (r % GNT_ENTRIES_PER_FRAME == 0)
@@ -459,6 +495,11 @@ void fx_snap(struct gnt_core *c, struct fx_snap *s)
 				PUT(s, a->unit);
 				PUT(s, a->page);
 				PUT(s, a->gfn);
+				PUT(s, a->start);
+				PUT(s, a->length);
+				PUT(s, a->trans);
+				PUT(s, a->trans_dom);
+				PUT(s, a->trans_gref);
 			}
 		}
 		snap_mark(s, "d%u maptrack", d->id, 0);

@@ -31,6 +31,12 @@ struct fake_counts {
 	 * every table_alloc, every unit_copy */
 	long fail_unit_alloc_at;
 	bool fail_table_alloc, fail_copy;
+	/* v2 status frames: live sets; knob: fail every status_alloc */
+	long status_live;
+	bool fail_status_alloc;
+	/* called inside every unit_copy (a guest rewriting its table meanwhile) */
+	void (*during_copy)(void *arg);
+	void *during_copy_arg;
 };
 extern struct fake_counts fk;
 extern const struct gnt_core_ops fake_ops;

@@ -75,6 +75,34 @@ $(BUILD)/tests/hostile: $(call obj,$(HOST_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
+# compat: xenstore/xenctrl
+# Drop-ins with Xen's sonames, each linked to libgnt.so.0 (found next to it
+# through $ORIGIN), so that a process loading several has one libgnt.
+COMPAT   := $(BUILD)/compat
+XS_SRC   := src/compat/xenstore.c
+XC_SRC   := src/compat/xenctrl.c src/compat/dominfo.c
+COMPAT_LIBS += $(COMPAT)/libxenstore.so.4 $(COMPAT)/libxenctrl.so.4.17
+COMPAT_TEST_SRC := $(wildcard tests/compat/test_*.c)
+tests: $(BUILD)/tests/compat
+# link a drop-in: $(call compat_so,soname,map,objects)
+compat_so = $(CC) $(LDSAN) -shared -Wl,-soname,$(1) -Wl,--version-script=$(2) -Wl,-z,defs \
+	    -Wl,-rpath,'$$ORIGIN' -o $@ $(3) -L$(COMPAT) -l:libgnt.so.0 $(LDLIBS)
+$(COMPAT)/libgnt.so.0: $(BUILD)/lib/libgnt.so
+	@mkdir -p $(@D)
+	ln -sf ../lib/libgnt.so $@
+$(COMPAT)/libxenstore.so.4.0: $(call pic,$(XS_SRC)) src/compat/libxenstore.map $(COMPAT)/libgnt.so.0
+	$(call compat_so,libxenstore.so.4,src/compat/libxenstore.map,$(call pic,$(XS_SRC)))
+$(COMPAT)/libxenctrl.so.4.17.0: $(call pic,$(XC_SRC)) src/compat/libxenctrl.map $(COMPAT)/libgnt.so.0
+	$(call compat_so,libxenctrl.so.4.17,src/compat/libxenctrl.map,$(call pic,$(XC_SRC)))
+$(COMPAT)/libxenstore.so.4: $(COMPAT)/libxenstore.so.4.0
+	ln -sf $(<F) $@
+$(COMPAT)/libxenctrl.so.4.17: $(COMPAT)/libxenctrl.so.4.17.0
+	ln -sf $(<F) $@
+$(BUILD)/tests/compat: $(call obj,$(COMPAT_TEST_SRC) $(TESTLIB)) $(COMPAT_LIBS) | $(BUILD)/bin/gntd
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $(call obj,$(COMPAT_TEST_SRC) $(TESTLIB)) -Wl,-rpath,'$$ORIGIN/../compat' \
+	  -L$(COMPAT) -l:libxenstore.so.4 -l:libxenctrl.so.4.17 -l:libgnt.so.0 $(LDLIBS)
+
 check:
 	@tests/check.sh
 
@@ -89,5 +117,8 @@ format:
 
 clean:
 	rm -rf build build-asan
+
+# the drop-in blocks above add their libraries to COMPAT_LIBS
+all: $(COMPAT_LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

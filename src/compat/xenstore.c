@@ -141,8 +141,9 @@ static void *pump(void *arg)
 /* ---- requests --------------------------------------------------------------- */
 
 /* One request; the reply NUL-terminated and malloc'd, *len without the NUL.
- * NULL with errno: the store's error, E2BIG over 4096 bytes, EBADF once
- * the connection is gone or out of step (Xen closes it then too). */
+ * NULL with errno: the store's error, E2BIG over 4096 bytes, EPIPE when the
+ * request could not be sent, EBADF when the reply did not come or was not
+ * one, and EBADF for every request after either. */
 static char *talk(struct xs_handle *h, uint32_t type, uint32_t tx, const struct iovec *iov, int n,
 		  unsigned int *len)
 {
@@ -153,7 +154,10 @@ static char *talk(struct xs_handle *h, uint32_t type, uint32_t tx, const struct 
 	pthread_mutex_lock(&h->io);
 	err = h->dead ? -EBADF : gnt_xs_request(h->xs, type, tx, iov, n, &reply, &l);
 	if (err == -EPROTO || err == -ECONNRESET || err == -EPIPE) {
-		err = -EBADF;
+		/* as Xen: a failed send says why (EPIPE), a lost or out-of-step
+		 * reply is EBADF, and the connection is closed for good */
+		if (err != -EPIPE)
+			err = -EBADF;
 		mark_dead(h);
 	} else if (!h->dead && drain(h)) {
 		mark_dead(h);

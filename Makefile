@@ -82,7 +82,7 @@ COMPAT   := $(BUILD)/compat
 XS_SRC   := src/compat/xenstore.c
 XC_SRC   := src/compat/xenctrl.c src/compat/dominfo.c
 COMPAT_LIBS += $(COMPAT)/libxenstore.so.4 $(COMPAT)/libxenctrl.so.4.17
-COMPAT_TEST_SRC := $(wildcard tests/compat/test_*.c)
+COMPAT_TEST_SRC := $(wildcard tests/compat/test_*.c) tests/compat/fixture.c
 tests: $(BUILD)/tests/compat
 # link a drop-in: $(call compat_so,soname,map,objects)
 compat_so = $(CC) $(LDSAN) -shared -Wl,-soname,$(1) -Wl,--version-script=$(2) -Wl,-z,defs \

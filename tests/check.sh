@@ -47,6 +47,9 @@ if build build 0; then
 	run abi tests/abi/check-abi.sh build
 	run cli tests/cli/check-cli.sh build
 	run "xenstore-utils" tests/cli/check-xs.sh build
+	run compat build/tests/compat
+	run "abi (drop-ins)" tests/compat/check-abi-compat.sh build libxenstore.so.4 libxenctrl.so.4.17
+	run "xenstore-utils on the drop-in" tests/compat/check-xs-dropin.sh build
 fi
 if build build-asan 1; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -54,6 +57,7 @@ if build build-asan 1; then
 	run "unit (asan+ubsan)" build-asan/tests/unit
 	run "integration (asan+ubsan)" build-asan/tests/integration
 	run "hostile (asan+ubsan)" build-asan/tests/hostile
+	run "compat (asan+ubsan)" build-asan/tests/compat
 fi
 leftover=$(pgrep -f "^$PWD/build(-asan)?/bin/gntd" || true)
 if [ -n "$leftover" ]; then

@@ -77,33 +77,48 @@ $(BUILD)/tests/hostile: $(call obj,$(HOST_SRC) $(TESTLIB)) $(BUILD)/lib/libgnt.a
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
-# compat: gnttab/evtchn
-# Drop-ins for Debian's libxengnttab.so.1 / libxenevtchn.so.1, linked against
-# libgnt.so.0 beside them (one libgnt state per process), so that
+# compat: the drop-in Xen libraries (src/compat), with Xen's sonames and
+# version nodes, each linked to libgnt.so.0 (found next to it through
+# $ORIGIN), so that a process loading several has one libgnt state and
 # LD_LIBRARY_PATH=$(BUILD)/compat is all a Xen program needs.
-COMPAT_LIBS += $(BUILD)/compat/libxengnttab.so.1.2 $(BUILD)/compat/libxenevtchn.so.1.2
-COMPAT_LDFLAGS = $(LDSAN) -shared -Wl,-rpath,'$$ORIGIN' -Wl,-z,now
-all: $(COMPAT_LIBS)
-$(BUILD)/compat/libgnt.so.0: $(BUILD)/lib/libgnt.so
+COMPAT   := $(BUILD)/compat
+XS_SRC   := src/compat/xenstore.c
+XC_SRC   := src/compat/xenctrl.c src/compat/dominfo.c
+COMPAT_LIBS += $(COMPAT)/libxengnttab.so.1 $(COMPAT)/libxenevtchn.so.1 \
+	       $(COMPAT)/libxenstore.so.4 $(COMPAT)/libxenctrl.so.4.17
+# link a drop-in: $(call compat_so,soname,map,objects)
+compat_so = $(CC) $(LDSAN) -shared -Wl,-soname,$(1) -Wl,--version-script=$(2) -Wl,-z,defs \
+	    -Wl,-rpath,'$$ORIGIN' -o $@ $(3) -L$(COMPAT) -l:libgnt.so.0 $(LDLIBS)
+$(COMPAT)/libgnt.so.0: $(BUILD)/lib/libgnt.so
 	@mkdir -p $(@D)
-	cp $< $@
-$(BUILD)/compat/libxengnttab.so.1.2: $(call pic,src/compat/gnttab.c) src/compat/libxengnttab.map $(BUILD)/compat/libgnt.so.0
-	$(CC) $(COMPAT_LDFLAGS) -Wl,-soname,libxengnttab.so.1 -Wl,--version-script=src/compat/libxengnttab.map \
-	  -o $@ $(call pic,src/compat/gnttab.c) $(BUILD)/compat/libgnt.so.0 $(LDLIBS)
-	ln -sf libxengnttab.so.1.2 $(@D)/libxengnttab.so.1
-$(BUILD)/compat/libxenevtchn.so.1.2: $(call pic,src/compat/evtchn.c) src/compat/libxenevtchn.map $(BUILD)/compat/libgnt.so.0
-	$(CC) $(COMPAT_LDFLAGS) -Wl,-soname,libxenevtchn.so.1 -Wl,--version-script=src/compat/libxenevtchn.map \
-	  -o $@ $(call pic,src/compat/evtchn.c) $(BUILD)/compat/libgnt.so.0 $(LDLIBS)
-	ln -sf libxenevtchn.so.1.2 $(@D)/libxenevtchn.so.1
-# Tests of the drop-ins: one libgnt (the shared one) for helpers and drop-ins
-# alike; Debian's libxenvchan is linked as installed.
+	ln -sf ../lib/libgnt.so $@
+$(COMPAT)/libxengnttab.so.1.2: $(call pic,src/compat/gnttab.c) src/compat/libxengnttab.map $(COMPAT)/libgnt.so.0
+	$(call compat_so,libxengnttab.so.1,src/compat/libxengnttab.map,$(call pic,src/compat/gnttab.c))
+$(COMPAT)/libxenevtchn.so.1.2: $(call pic,src/compat/evtchn.c) src/compat/libxenevtchn.map $(COMPAT)/libgnt.so.0
+	$(call compat_so,libxenevtchn.so.1,src/compat/libxenevtchn.map,$(call pic,src/compat/evtchn.c))
+$(COMPAT)/libxenstore.so.4.0: $(call pic,$(XS_SRC)) src/compat/libxenstore.map $(COMPAT)/libgnt.so.0
+	$(call compat_so,libxenstore.so.4,src/compat/libxenstore.map,$(call pic,$(XS_SRC)))
+$(COMPAT)/libxenctrl.so.4.17.0: $(call pic,$(XC_SRC)) src/compat/libxenctrl.map $(COMPAT)/libgnt.so.0
+	$(call compat_so,libxenctrl.so.4.17,src/compat/libxenctrl.map,$(call pic,$(XC_SRC)))
+$(COMPAT)/libxengnttab.so.1: $(COMPAT)/libxengnttab.so.1.2
+	ln -sf $(<F) $@
+$(COMPAT)/libxenevtchn.so.1: $(COMPAT)/libxenevtchn.so.1.2
+	ln -sf $(<F) $@
+$(COMPAT)/libxenstore.so.4: $(COMPAT)/libxenstore.so.4.0
+	ln -sf $(<F) $@
+$(COMPAT)/libxenctrl.so.4.17: $(COMPAT)/libxenctrl.so.4.17.0
+	ln -sf $(<F) $@
+# Tests of the drop-ins: the test program links them and the shared libgnt
+# (one libgnt state for helpers and drop-ins alike), and Debian's
+# libxenvchan as installed.
 COMPAT_TEST_SRC := $(wildcard tests/compat/*.c)
 tests: $(BUILD)/tests/compat
 $(BUILD)/tests/compat: $(call obj,$(COMPAT_TEST_SRC) $(TESTLIB)) $(COMPAT_LIBS) | $(BUILD)/bin/gntd
 	@mkdir -p $(@D)
-	$(CC) $(LDSAN) -o $@ $(call obj,$(COMPAT_TEST_SRC) $(TESTLIB)) $(BUILD)/compat/libgnt.so.0 \
-	  $(COMPAT_LIBS) /usr/lib/x86_64-linux-gnu/libxenvchan.so.4.17 \
-	  -Wl,-rpath-link,$(BUILD)/compat -ldl $(LDLIBS)
+	$(CC) $(LDSAN) -o $@ $(call obj,$(COMPAT_TEST_SRC) $(TESTLIB)) -Wl,-rpath,'$$ORIGIN/../compat' \
+	  -L$(COMPAT) -l:libxengnttab.so.1 -l:libxenevtchn.so.1 -l:libxenstore.so.4 \
+	  -l:libxenctrl.so.4.17 -l:libgnt.so.0 /usr/lib/x86_64-linux-gnu/libxenvchan.so.4.17 \
+	  -Wl,-rpath-link,$(COMPAT) -ldl $(LDLIBS)
 
 check:
 	@tests/check.sh
@@ -119,5 +134,8 @@ format:
 
 clean:
 	rm -rf build build-asan
+
+# the drop-in blocks above add their libraries to COMPAT_LIBS
+all: $(COMPAT_LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

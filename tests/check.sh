@@ -50,8 +50,11 @@ if build build 0; then
 	run cli tests/cli/check-cli.sh build
 	run "xenstore-utils" tests/cli/check-xs.sh build
 	# Debian's libxenvchan and Xen's API on gnt's drop-ins, all symbols bound at load
-	run "compat gnttab/evtchn" env LD_LIBRARY_PATH="$PWD/build/compat" LD_BIND_NOW=1 \
-		build/tests/compat
+	run compat env LD_LIBRARY_PATH="$PWD/build/compat" LD_BIND_NOW=1 build/tests/compat
+	run "abi (drop-ins)" tests/compat/check-abi-compat.sh build libxenstore.so.4 \
+		libxenctrl.so.4.17 libxengnttab.so.1 libxenevtchn.so.1 libxenvchan.so.4.17
+	run "xenstore-utils on the drop-in" tests/compat/check-xs-dropin.sh build
+	run "vchan-socket-proxy on the drop-ins" tests/compat/check-vchan-proxy.sh build
 fi
 if build build-asan 1; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -59,6 +62,7 @@ if build build-asan 1; then
 	run "unit (asan+ubsan)" build-asan/tests/unit
 	run "integration (asan+ubsan)" build-asan/tests/integration
 	run "hostile (asan+ubsan)" build-asan/tests/hostile
+	run "compat (asan+ubsan)" build-asan/tests/compat
 fi
 leftover=$(pgrep -f "^$PWD/build(-asan)?/bin/gntd" || true)
 if [ -n "$leftover" ]; then

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,6 +56,16 @@ int gnt_xs_unwatch(gnt_xs *xs, const char *path, const char *token);
  * returned in *block (free() it).  Waits up to timeout_ms (-1: forever);
  * -ETIMEDOUT when nothing came. */
 int gnt_xs_read_watch(gnt_xs *xs, char **path, char **token, void **block, int timeout_ms);
+
+/* Any xs_wire request (type: Xen's XS_* number; for watches and
+ * transaction starts tx must be 0): the payload is the n parts of iov
+ * concatenated (n <= 7; at most 4096 bytes, else -E2BIG).  On success the
+ * reply's payload, NUL-terminated (not counted in *len), malloc'd, in
+ * *reply (free() it).  -EPROTO: the reply had another type (the connection
+ * is out of step: close the handle).  Watch events read meanwhile are queued
+ * for gnt_xs_read_watch(). */
+int gnt_xs_request(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *iov, int n,
+		   char **reply, unsigned int *len);
 
 /* A transaction id, or 0 with errno. */
 uint32_t gnt_xs_transaction_start(gnt_xs *xs);

@@ -222,6 +222,20 @@ static int request(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *i
 	}
 }
 
+int gnt_xs_request(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *iov, int n,
+		   char **reply, unsigned int *len)
+{
+	uint32_t l = 0;
+	int err;
+
+	if (n < 0)
+		return -EINVAL;
+	err = request(xs, type, tx, iov, n, reply, &l);
+	if (!err && len)
+		*len = l;
+	return err;
+}
+
 #define STR(s) ((struct iovec){(void *)(s), strlen(s) + 1})
 
 char *gnt_xs_read(gnt_xs *xs, uint32_t tx, const char *path, unsigned int *len)

@@ -44,5 +44,8 @@ int gnt__grow_table(uint32_t want_frames);
 int gnt__unmap_notify(uint32_t kind, uint32_t id, uint32_t offset, uint32_t flags,
 		      evtchn_port_t port);
 void gnt__pages_forget_all(void);
+/* Unmap and forget this process's mappings of gfns [gfn, gfn + n), which
+ * are no longer this domain's memory (lock held). */
+void gnt__page_forget(uint64_t gfn, uint64_t n);
 
 #endif

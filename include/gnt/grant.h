@@ -56,12 +56,27 @@ const char *gnt_status_str(int16_t status);
  * pages become inaccessible, the address range stays reserved).
  * setup_table writes nr_frames frame numbers to frame_list. */
 long gnt_grant_table_op(unsigned int cmd, void *args, unsigned int count);
+/* GNTTABOP_transfer: the page at each op's mfn (a gfn of ours, a one-page
+ * unit such as gnt_alloc_page() gives, mapped by nobody) goes to domain
+ * `domid` through its accept_transfer entry `ref`.  The page is gone from
+ * this domain (this process's mapping of it is removed) unless the status is
+ * GNTST_bad_page, even when the transfer fails, as in Xen. */
 /* XENMEM_populate_physmap / increase_reservation: allocates nr_extents
  * extents of 2^extent_order pages, writes their gfns to extent_start and
  * maps them into this process (see gnt_gfn_to_virt).  With
  * GNT_MEMF_one_unit in mem_flags all extents form one allocation unit.
  * XENMEM_decrease_reservation: releases whole units named by their first gfn.
- * Returns the number of extents done, or -errno. */
+ * Returns the number of extents done, or -errno.
+ * XENMEM_exchange (arg: struct xen_memory_exchange, nr_exchanged zeroed):
+ * gives up in's extents (whole allocation units, named by their gfns: each
+ * unit's pages all in one chunk, in order) for out.nr_extents new extents of
+ * 2^out.extent_order contiguous pages each (one unit each), written to
+ * out.extent_start and mapped into this process.  Works in chunks of
+ * 2^max(in, out order) pages, each done completely or not at all;
+ * nr_exchanged tells the input extents done.  Returns 0, or -errno (Xen's:
+ * -EPERM order above 9 (18 for dom0) or another domain, -ESRCH no such
+ * domain, -EINVAL bad sizes, domids or inputs (not ours, mapped by someone,
+ * a unit split or repeated), -ENOMEM, -EFAULT a NULL extent list). */
 long gnt_memory_op(unsigned int cmd, void *arg);
 #define GNT_MEMF_one_unit (1u << 31)
 
@@ -77,6 +92,9 @@ void *gnt_alloc_page(void);
 void gnt_free_page(void *page);
 /* gfn of the page at p (any address inside it), or GNT_INVALID_GFN. */
 uint64_t gnt_virt_to_gfn(const void *p);
+/* Address of frame gfn of this domain in this process, or NULL.  A frame
+ * this process has not mapped yet (another process of the domain populated
+ * it, or a transfer brought it) is mapped now, with its whole unit. */
 void *gnt_gfn_to_virt(uint64_t gfn);
 /* Reserve n pages of address space to map foreign frames into (Linux's
  * ballooned pages).  Inaccessible until mapped.  NULL with errno. */
@@ -104,6 +122,25 @@ void gnt_end_foreign_access(grant_ref_t ref, void *page);
 /* Grants whose end is still deferred; gnt_deferred_poll() retries now. */
 unsigned int gnt_deferred_count(void);
 void gnt_deferred_poll(void);
+
+/* ---- page transfer (GNTTABOP_transfer, receiver side) ------------------ */
+
+/* Offer to receive a page from `domid`: allocate a ref and make it an
+ * accept_transfer entry (Linux's gnttab_grant_foreign_transfer; gntd chooses
+ * the new page's gfn, so there is no pfn argument).  Give the ref to the
+ * sender, which transfers a page of its own to it with
+ * gnt_grant_table_op(GNTTABOP_transfer).  Returns the ref or -ENOSPC. */
+int gnt_grant_foreign_transfer(domid_t domid);
+/* The same on a ref you claimed. */
+void gnt_grant_foreign_transfer_ref(grant_ref_t ref, domid_t domid);
+/* End the offer.  Returns the gfn of the page received (now this domain's
+ * memory: gnt_gfn_to_virt maps it; free it with gnt_free_page), or 0 if no
+ * page came; either way the entry is free again.  A transfer that gntd has
+ * committed is waited for (one round trip to gntd, never an endless spin).
+ * Does not free the ref. */
+uint64_t gnt_end_foreign_transfer_ref(grant_ref_t ref);
+/* The same, and free the ref. */
+uint64_t gnt_end_foreign_transfer(grant_ref_t ref);
 
 /* Private lists of refs (Linux gnttab_alloc_grant_references & co.).
  * A list head is a grant_ref_t; GNT_LIST_END is the empty list. */

@@ -265,6 +265,17 @@ struct xen_memory_reservation {
 };
 typedef struct xen_memory_reservation xen_memory_reservation_t;
 
+/* XENMEM_exchange: give up in's extents for out.nr_extents new ones (each
+ * one contiguous run of 2^out.extent_order pages), in chunks that are done
+ * completely or not at all.  nr_exchanged: caller zeroes it; [OUT] input
+ * extents done (a failed call can be resumed from there). */
+struct xen_memory_exchange {
+	struct xen_memory_reservation in;  /* [IN] gfns to give up */
+	struct xen_memory_reservation out; /* [IN/OUT] gets the new gfns */
+	xen_ulong_t nr_exchanged;          /* [IN/OUT] */
+};
+typedef struct xen_memory_exchange xen_memory_exchange_t;
+
 
 /* ---- EVTCHNOP_* ---------------------------------------------------- */
 
@@ -388,6 +399,9 @@ GNT__ABI(xen_memory_reservation_t, 32);
 GNT__OFF(xen_memory_reservation_t, nr_extents, 8);
 GNT__OFF(xen_memory_reservation_t, extent_order, 16);
 GNT__OFF(xen_memory_reservation_t, domid, 24);
+GNT__ABI(xen_memory_exchange_t, 72);
+GNT__OFF(xen_memory_exchange_t, out, 32);
+GNT__OFF(xen_memory_exchange_t, nr_exchanged, 64);
 GNT__ABI(evtchn_alloc_unbound_t, 8);
 GNT__OFF(evtchn_alloc_unbound_t, port, 4);
 GNT__ABI(evtchn_bind_interdomain_t, 12);

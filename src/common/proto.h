@@ -33,6 +33,8 @@ enum gnt_msg_op {
 	GNT_MSG_UNMAP_NOTIFY,  /* struct gnt_unmap_notify: set or (flags 0)
 				  clear what gntd does when a mapping or a
 				  grant of this process goes away */
+	GNT_MSG_FRAME = 8,     /* u64 gfn of the caller's memory -> struct
+				  gnt_frame + its unit's fd (read-write) */
 	/* control: the control domain (dom0) only */
 	GNT_MSG_DOM_CREATE = 32, /* struct gnt_dom_create -> rc = domid */
 	GNT_MSG_DOM_DESTROY,   /* count = domid */
@@ -110,6 +112,15 @@ struct gnt_map_loc {
 	int32_t fd_index;
 	uint32_t page;
 };
+
+/* Reply of GNT_MSG_FRAME: the unit that holds the gfn. */
+struct gnt_frame {
+	uint64_t base_gfn;
+	uint64_t npages;
+};
+
+/* Output units one XENMEM_exchange reply carries at most (descriptors). */
+#define GNT_EXCHANGE_UNITS_MAX 512u
 
 struct gnt_dom_create {
 	char name[64];

@@ -10,6 +10,7 @@
  * the cmpxchg that pins it.
  */
 #include "core.h"
+#include "core_int.h"
 #include "evtchn.h"
 #include "table.h"
 
@@ -39,6 +40,17 @@ struct gnt_unit *gnt_core_unit(struct gnt_core *c, uint32_t id)
 	return id < c->nunits ? c->units[id] : NULL;
 }
 
+/* Free a unit nobody holds, without touching anyone's page count. */
+static void unit_discard(struct gnt_core *c, struct gnt_unit *u)
+{
+	c->ops->unit_free(c->ctx, u->backing);
+	c->units[u->id] = NULL;
+	if (u->id < c->unit_free_hint)
+		c->unit_free_hint = u->id;
+	c->units_live--;
+	free(u);
+}
+
 static void unit_put(struct gnt_core *c, struct gnt_unit *u)
 {
 	if (--u->refs)
@@ -46,12 +58,7 @@ static void unit_put(struct gnt_core *c, struct gnt_unit *u)
 	/* a page is charged to its owner until it is really gone (Xen) */
 	if (c->doms[u->owner])
 		c->doms[u->owner]->tot_pages -= u->npages;
-	c->ops->unit_free(c->ctx, u->backing);
-	c->units[u->id] = NULL;
-	if (u->id < c->unit_free_hint)
-		c->unit_free_hint = u->id;
-	c->units_live--;
-	free(u);
+	unit_discard(c, u);
 }
 
 static struct gnt_unit *unit_new(struct gnt_core *c, uint16_t owner, uint32_t npages)
@@ -1101,4 +1108,36 @@ void gnt_core_stats(struct gnt_core *c, struct gnt_core_stats *st)
 		}
 	st->exposures = c->nexpos;
 	st->lingering = c->nlinger;
+}
+
+/* ---- for transfer.c (core_int.h) -------------------------------------- */
+
+struct gnt_unit *gnt__unit_new(struct gnt_core *c, uint16_t owner, uint32_t npages)
+{
+	return unit_new(c, owner, npages);
+}
+
+void gnt__unit_put(struct gnt_core *c, struct gnt_unit *u)
+{
+	unit_put(c, u);
+}
+
+void gnt__unit_discard(struct gnt_core *c, struct gnt_unit *u)
+{
+	unit_discard(c, u);
+}
+
+int gnt__p2m_insert(struct gnt_domain *d, struct gnt_unit *u)
+{
+	return p2m_insert(d, u);
+}
+
+int64_t gnt__p2m_index(const struct gnt_domain *d, uint64_t gfn)
+{
+	return p2m_index(d, gfn);
+}
+
+void gnt__p2m_remove(struct gnt_core *c, struct gnt_domain *d, uint32_t i)
+{
+	p2m_remove(c, d, i);
 }

@@ -121,5 +121,9 @@ void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 int hv_unmap_notify_set(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
 void hv_unmap_notify_conn_gone(struct hv_conn *c);
 void hv_unmap_notify_handle_release(void *ctx, struct gnt_domain *self, uint32_t handle);
+/* xfer.c: frames that change hands, and a domain's own frames by gfn */
+void hv_transfer(struct gnt_domain *self, struct gnttab_transfer *ops, uint32_t n);
+int hv_exchange(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
+int hv_frame(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
 
 #endif

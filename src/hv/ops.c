@@ -214,6 +214,9 @@ static int hc_simple_batch(struct hv_conn *c, const struct gnt_msg *m,
 	case GNTTABOP_copy:
 		gnt_core_copy(hv->core, conn_domain(c), (void *)ops, n);
 		break;
+	case GNTTABOP_transfer:
+		hv_transfer(conn_domain(c), (void *)ops, n);
+		break;
 	}
 	return hv_reply(c, m, 0, ops, m->len, NULL, 0);
 }
@@ -277,6 +280,8 @@ static int hc_grant_table(struct hv_conn *c, const struct gnt_msg *m, const uint
 		return hc_simple_batch(c, m, pl, sizeof(struct gnttab_unmap_grant_ref));
 	case GNTTABOP_copy:
 		return hc_simple_batch(c, m, pl, sizeof(struct gnttab_copy));
+	case GNTTABOP_transfer:
+		return hc_simple_batch(c, m, pl, sizeof(struct gnttab_transfer));
 	case GNTTABOP_setup_table: {
 		struct gnttab_setup_table op;
 		uint8_t out[sizeof(op) + 4096 * sizeof(uint64_t)];
@@ -377,6 +382,8 @@ static int hc_memory(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *
 		free(fds);
 		return rc;
 	}
+	case XENMEM_exchange:
+		return hv_exchange(c, m, pl);
 	case XENMEM_decrease_reservation: {
 		long done;
 		if (r.nr_extents > (1u << 20) ||
@@ -648,6 +655,8 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl,
 		return hv_evtchn_close_handle(c, m);
 	case GNT_MSG_UNMAP_NOTIFY:
 		return hv_unmap_notify_set(c, m, pl);
+	case GNT_MSG_FRAME:
+		return hv_frame(c, m, pl);
 	case GNT_MSG_SETTLE: {
 		/* a granter finds a grant busy: settle what only waits for the
 		 * kernel's word that its mapper let go (revoke.c) */

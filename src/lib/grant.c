@@ -445,3 +445,88 @@ int gnt_grant_set_unmap_notify(grant_ref_t ref, uint32_t offset, uint32_t flags,
 {
 	return gnt__unmap_notify(GNT_UNMAP_NOTIFY_GRANT, ref, offset, flags, port);
 }
+
+/* ---- receiving transfers (Linux's gnttab_grant_foreign_transfer) -------- */
+
+void gnt_grant_foreign_transfer_ref(grant_ref_t ref, domid_t domid)
+{
+	grant_entry_v1_t *e;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	if (gnt__ensure() == 0 &&
+	    ref < gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t))) {
+		e = &gnt__g.table[ref];
+		__atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->frame, 0, __ATOMIC_RELAXED);
+		/* domid visible before the entry becomes valid */
+		__atomic_store_n(&e->flags, (uint16_t)GTF_accept_transfer, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&gnt__g.lock);
+}
+
+int gnt_grant_foreign_transfer(domid_t domid)
+{
+	grant_ref_t r;
+	int err;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	err = gnt__ensure();
+	if (!err)
+		err = claim_one(&r);
+	pthread_mutex_unlock(&gnt__g.lock);
+	if (err)
+		return err;
+	gnt_grant_foreign_transfer_ref(r, domid);
+	return (int)r;
+}
+
+static uint64_t end_transfer_locked(grant_ref_t ref)
+{
+	grant_entry_v1_t *e;
+	uint16_t flags;
+	uint64_t gfn;
+	int32_t rc;
+
+	if (gnt__ensure() < 0 ||
+	    ref >= gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t)))
+		return 0;
+	e = &gnt__g.table[ref];
+	flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	/* not committed: withdraw the offer, unless gntd commits right now */
+	while (!(flags & GTF_transfer_committed))
+		if (__atomic_compare_exchange_n(&e->flags, &flags, 0, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_ACQUIRE))
+			return 0;
+	if (!(flags & GTF_transfer_completed)) {
+		/* Committed, not completed: gntd is in the middle of it.  It serves
+		 * one request at a time and a transfer is one request, so once any
+		 * request of ours is answered the transfer is over (Linux spins). */
+		gnt__rpc(GNT_MSG_SETTLE, 0, ref, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, &rc);
+		flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	}
+	/* the frame was written before completed (release in gntd) */
+	gfn = flags & GTF_transfer_completed ? __atomic_load_n(&e->frame, __ATOMIC_RELAXED) : 0;
+	__atomic_store_n(&e->flags, 0, __ATOMIC_RELEASE);
+	return gfn;
+}
+
+uint64_t gnt_end_foreign_transfer_ref(grant_ref_t ref)
+{
+	uint64_t gfn;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	gfn = end_transfer_locked(ref);
+	pthread_mutex_unlock(&gnt__g.lock);
+	return gfn;
+}
+
+uint64_t gnt_end_foreign_transfer(grant_ref_t ref)
+{
+	uint64_t gfn;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	gfn = end_transfer_locked(ref);
+	free_one(ref);
+	pthread_mutex_unlock(&gnt__g.lock);
+	return gfn;
+}

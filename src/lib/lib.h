@@ -92,5 +92,8 @@ int gnt__status_map_and_close(int fd);
 /* set_version through gntd; on success the version in effect is cached and,
  * for v2, the status frames mapped.  *now: the version in effect. */
 int gnt__set_version(uint32_t want, uint32_t *now);
+/* Unmap and forget this process's mappings of gfns [gfn, gfn + n), which
+ * are no longer this domain's memory (lock held). */
+void gnt__page_forget(uint64_t gfn, uint64_t n);
 
 #endif

@@ -249,6 +249,13 @@ long gnt_grant_table_op(unsigned int cmd, void *args, unsigned int count)
 	case GNTTABOP_copy:
 		rc = simple_op(cmd, args, count, sizeof(struct gnttab_copy));
 		break;
+	case GNTTABOP_transfer:
+		rc = simple_op(cmd, args, count, sizeof(struct gnttab_transfer));
+		/* the page is gone unless bad_page (Xen): so is our mapping */
+		for (unsigned int i = 0; rc == 0 && i < count; i++)
+			if (((struct gnttab_transfer *)args)[i].status != GNTST_bad_page)
+				gnt__page_forget(((struct gnttab_transfer *)args)[i].mfn, 1);
+		break;
 	case GNTTABOP_query_size:
 		rc = count != 1 ? -EINVAL : simple_op(cmd, args, 1, sizeof(struct gnttab_query_size));
 		break;

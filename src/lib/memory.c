@@ -76,18 +76,74 @@ uint64_t gnt_virt_to_gfn(const void *p)
 	return gfn;
 }
 
+static struct region *reg_by_gfn(uint64_t gfn)
+{
+	for (size_t i = 0; i < nregs; i++)
+		if (gfn >= regs[i].gfn && gfn < regs[i].gfn + regs[i].npages)
+			return &regs[i];
+	return NULL;
+}
+
+/* Map a unit of our domain that this process has not mapped yet (another
+ * process populated it, or a transfer brought it).  Lock held. */
+static struct region *map_own(uint64_t gfn)
+{
+	struct gnt_frame f;
+	uint32_t nfds = 1, got;
+	int32_t rc;
+	void *va;
+	int fd;
+
+	if (gnt__ensure() < 0 ||
+	    gnt__rpc(GNT_MSG_FRAME, 0, 0, &gfn, sizeof(gfn), NULL, 0, &f, sizeof(f), &got, &fd,
+		     &nfds, &rc) < 0)
+		return NULL;
+	if (rc < 0 || nfds != 1 || got != sizeof(f) || gfn < f.base_gfn ||
+	    gfn - f.base_gfn >= f.npages) {
+		if (nfds == 1)
+			close(fd);
+		return NULL;
+	}
+	va = mmap(NULL, f.npages * GNT_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (va == MAP_FAILED)
+		return NULL;
+	if (reg_add((uintptr_t)va, f.base_gfn, f.npages) < 0) {
+		munmap(va, f.npages * GNT_PAGE_SIZE);
+		return NULL;
+	}
+	return reg_by_va((uintptr_t)va);
+}
+
 void *gnt_gfn_to_virt(uint64_t gfn)
 {
+	struct region *r;
 	void *va = NULL;
 
 	pthread_mutex_lock(&gnt__g.lock);
-	for (size_t i = 0; i < nregs; i++)
-		if (gfn >= regs[i].gfn && gfn < regs[i].gfn + regs[i].npages) {
-			va = (void *)(regs[i].va + (gfn - regs[i].gfn) * GNT_PAGE_SIZE);
-			break;
-		}
+	r = reg_by_gfn(gfn);
+	if (!r)
+		r = map_own(gfn);
+	if (r)
+		va = (void *)(r->va + (gfn - r->gfn) * GNT_PAGE_SIZE);
 	pthread_mutex_unlock(&gnt__g.lock);
 	return va;
+}
+
+void gnt__page_forget(uint64_t gfn, uint64_t n)
+{
+	uint64_t end = gfn + n;
+
+	while (gfn < end) {
+		struct region *r = reg_by_gfn(gfn);
+		if (!r) {
+			gfn++;
+			continue;
+		}
+		gfn = r->gfn + r->npages;
+		munmap((void *)r->va, r->npages * GNT_PAGE_SIZE);
+		reg_del(r);
+	}
 }
 
 /* populate: map each unit we receive (lock held) */
@@ -170,6 +226,93 @@ static long decrease(struct xen_memory_reservation *r)
 	return rc;
 }
 
+/* The units of one exchange reply: map the new ones, forget the old ones
+ * (lock held).  [lo, hi): input extents done by this call. */
+static int exchange_apply(struct xen_memory_exchange *x, uint64_t lo, uint64_t hi,
+			  const uint64_t *out, const int *fds, uint32_t nfds)
+{
+	uint32_t in_o = x->in.extent_order, out_o = x->out.extent_order;
+	uint64_t olo = (lo << in_o) >> out_o, ohi = (hi << in_o) >> out_o;
+	uint64_t pages = (uint64_t)1 << out_o;
+	int err = 0;
+
+	for (uint64_t k = lo; k < hi; k++)
+		gnt__page_forget(x->in.extent_start[k], (uint64_t)1 << in_o);
+	if (ohi - olo != nfds || ohi > x->out.nr_extents)
+		err = -EPROTO;
+	for (uint32_t i = 0; i < nfds; i++) {
+		void *va = err ? MAP_FAILED
+			       : mmap(NULL, pages * GNT_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				      MAP_SHARED, fds[i], 0);
+		close(fds[i]);
+		if (va == MAP_FAILED || reg_add((uintptr_t)va, out[olo + i], pages) < 0) {
+			if (va != MAP_FAILED)
+				munmap(va, pages * GNT_PAGE_SIZE);
+			err = err ? err : -ENOMEM;
+			continue;
+		}
+		if (x->out.extent_start)
+			x->out.extent_start[olo + i] = out[olo + i];
+	}
+	return err;
+}
+
+/* One request per reply's worth of new units, until done or failed. */
+static long exchange(struct xen_memory_exchange *x)
+{
+	size_t in_len = x->in.nr_extents * sizeof(uint64_t);
+	size_t out_len = sizeof(*x) + x->out.nr_extents * sizeof(uint64_t);
+	int fds[GNT_EXCHANGE_UNITS_MAX];
+	uint8_t *msg, *rep;
+	int32_t rc = 0;
+	int err = 0;
+
+	if (x->in.nr_extents > (1u << 20) || x->out.nr_extents > (1u << 20))
+		return -EINVAL;
+	if ((!x->in.extent_start && x->in.nr_extents) ||
+	    (!x->out.extent_start && x->out.nr_extents))
+		return -EFAULT;
+	msg = malloc(sizeof(*x) + in_len);
+	rep = malloc(out_len);
+	if (!msg || !rep) {
+		free(msg);
+		free(rep);
+		return -ENOMEM;
+	}
+	memcpy(msg + sizeof(*x), x->in.extent_start, in_len);
+	for (;;) {
+		struct xen_memory_exchange got;
+		uint32_t nfds = GNT_EXCHANGE_UNITS_MAX, len;
+		uint64_t before = x->nr_exchanged;
+
+		memcpy(msg, x, sizeof(*x));
+		err = gnt__rpc(GNT_MSG_HYPERCALL, GNT_HC(__HYPERVISOR_memory_op, XENMEM_exchange), 1,
+			       msg, (uint32_t)(sizeof(*x) + in_len), NULL, 0, rep,
+			       (uint32_t)out_len, &len, fds, &nfds, &rc);
+		if (err < 0)
+			break;
+		if (len != out_len) {
+			err = -EPROTO;
+			for (uint32_t i = 0; i < nfds; i++)
+				close(fds[i]);
+			break;
+		}
+		memcpy(&got, rep, sizeof(got));
+		if (got.nr_exchanged < before || got.nr_exchanged > x->in.nr_extents)
+			got.nr_exchanged = before; /* nothing we can trust */
+		x->nr_exchanged = got.nr_exchanged;
+		err = exchange_apply(x, before, x->nr_exchanged,
+				     (const uint64_t *)(rep + sizeof(*x)), fds, nfds);
+		/* gntd stops when a reply is full: go on from where it stopped */
+		if (err < 0 || rc < 0 || x->nr_exchanged == x->in.nr_extents ||
+		    x->nr_exchanged == before)
+			break;
+	}
+	free(msg);
+	free(rep);
+	return err < 0 ? err : rc;
+}
+
 long gnt_memory_op(unsigned int cmd, void *arg)
 {
 	struct xen_memory_reservation *r = arg;
@@ -185,6 +328,9 @@ long gnt_memory_op(unsigned int cmd, void *arg)
 			break;
 		case XENMEM_decrease_reservation:
 			rc = decrease(r);
+			break;
+		case XENMEM_exchange:
+			rc = exchange(arg);
 			break;
 		default:
 			rc = -ENOSYS;

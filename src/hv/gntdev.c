@@ -229,8 +229,6 @@ static int share_check(struct gnt_domain *d, struct hv_dom *hd, const struct gnt
 	uint32_t page;
 	struct gnt_unit *u = gnt_core_unit_of_gfn(d, h->gfn, &page);
 
-	if ((uint64_t)hd->alloc_used + h->count > hd->alloc_limit)
-		return -ENOSPC;
 	if (!u || page != 0 || u->npages != h->count)
 		return -EINVAL;
 	if (share_find(hd, h->gfn))
@@ -248,6 +246,8 @@ static int share_check(struct gnt_domain *d, struct hv_dom *hd, const struct gnt
 		    __atomic_load_n(&e->frame, __ATOMIC_RELAXED) != h->gfn + i)
 			return -EINVAL;
 	}
+	if ((uint64_t)hd->alloc_used + h->count > hd->alloc_limit)
+		return -ENOSPC;
 	return 0;
 }
 

@@ -221,3 +221,99 @@ TEST(gntdev_unshare_while_mapped_ends_after_peer_unmaps)
 {
 	run(M_UNSHARE);
 }
+
+/* ---- the limits are the domain's ------------------------------------------ */
+
+struct lim {
+	struct th_chan to_p1, to_p2, to_t;
+	uint32_t a, b;
+};
+
+static void lim_p1(void *arg)
+{
+	struct lim *l = arg;
+	uint32_t refs[2];
+
+	CHECK_EQ(gnt_gntalloc_set_limit(3), 0);
+	CHECK(gnt_gntalloc_share(l->a, 2, refs, 1));
+	th_send_u32(&l->to_t, 1);
+	CHECK_EQ(th_recv_u32(&l->to_p1), 99); /* killed before */
+}
+
+static void lim_p2(void *arg)
+{
+	struct lim *l = arg;
+	uint32_t refs[3] = {8, 9, 10}, doms[3] = {l->a, l->a, l->a};
+	int16_t st[3] = {99, 99, 99};
+
+	/* p1's limit and p1's shares count here too */
+	CHECK_EQ(gnt_gntalloc_limit(), 3);
+	CHECK_EQ(gnt_gntalloc_in_use(), 2);
+	errno = 0;
+	CHECK(!gnt_gntalloc_share(l->a, 2, refs, 1));
+	CHECK_EQ(errno, ENOSPC);
+	CHECK(gnt_gntalloc_share(l->a, 1, refs, 1));
+	CHECK_EQ(gnt_gntalloc_in_use(), 3);
+	th_send_u32(&l->to_t, 2);
+	CHECK_EQ(th_recv_u32(&l->to_p2), 3); /* dom0 raised it to 5, gntdev's to 2 */
+	CHECK_EQ(gnt_gntalloc_limit(), 5);
+	CHECK(gnt_gntalloc_share(l->a, 2, refs, 1));
+	CHECK_EQ(gnt_gntdev_limit(), 2);
+	/* over the per-request limit the whole request is refused: no
+	 * grant was even looked at (status untouched) */
+	CHECK(!gnt_gntdev_map(3, doms, refs, 1, st));
+	CHECK_EQ(errno, EINVAL);
+	CHECK_EQ(st[0], 99);
+	CHECK(!gnt_gntdev_map(2, doms, refs, 1, st)); /* not granted to us */
+	CHECK_EQ(errno, EINVAL);
+	CHECK(st[0] != 99);
+	/* another domain's limits are dom0's business */
+	CHECK_EQ(gnt_gntdev_domain_limits(l->a, 0, 0, NULL, NULL, NULL), -EPERM);
+	CHECK_EQ(gnt_gntdev_domain_limits(l->b, 7, 0, NULL, NULL, NULL), 0); /* our own id */
+	CHECK_EQ(gnt_gntalloc_limit(), 7);
+	th_send_u32(&l->to_t, 4);
+	CHECK_EQ(th_recv_u32(&l->to_p2), 5);
+	CHECK_EQ(gnt_gntalloc_in_use(), 3); /* p1 died: its 2 went */
+}
+
+TEST(gntdev_limits_are_per_domain_and_changeable)
+{
+	struct lim l;
+	struct gnt_hv_stats start;
+	uint32_t al = 0, dl = 0, iu = 0;
+	pid_t p1, p2;
+
+	th_chan_open(&l.to_p1);
+	th_chan_open(&l.to_p2);
+	th_chan_open(&l.to_t);
+	th_gntd_start();
+	start = th_stats();
+	l.a = th_domain("a");
+	l.b = th_domain("b");
+	CHECK_EQ(gnt_gntdev_domain_limits(l.b, 0, 0, &al, &dl, &iu), 0);
+	CHECK_EQ(al, GNT_GNTALLOC_LIMIT_DEFAULT);
+	CHECK_EQ(dl, GNT_GNTDEV_LIMIT_DEFAULT);
+	CHECK_EQ(iu, 0);
+	p1 = th_spawn(l.b, lim_p1, &l);
+	CHECK_EQ(th_recv_u32(&l.to_t), 1);
+	p2 = th_spawn(l.b, lim_p2, &l);
+	CHECK_EQ(th_recv_u32(&l.to_t), 2);
+	CHECK_EQ(gnt_gntdev_domain_limits(l.b, 0, 65537, NULL, NULL, NULL), -EINVAL);
+	CHECK_EQ(gnt_gntdev_domain_limits(0x7000, 5, 0, NULL, NULL, NULL), -ESRCH);
+	CHECK_EQ(gnt_gntdev_domain_limits(l.b, 5, 2, &al, &dl, &iu), 0);
+	CHECK_EQ(al, 5);
+	CHECK_EQ(dl, 2);
+	CHECK_EQ(iu, 3);
+	th_send_u32(&l.to_p2, 3);
+	CHECK_EQ(th_recv_u32(&l.to_t), 4);
+	kill(p1, SIGKILL);
+	CHECK_EQ(th_wait(p1), 128 + SIGKILL);
+	th_send_u32(&l.to_p2, 5);
+	CHECK_EQ(th_wait(p2), 0);
+	CHECK_EQ(gnt_domain_destroy(l.a), 0); /* it never had a process */
+	th_expect_stats(&start, 5000);
+	th_chan_close(&l.to_p1);
+	th_chan_close(&l.to_p2);
+	th_chan_close(&l.to_t);
+	th_gntd_stop();
+}

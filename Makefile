@@ -94,6 +94,13 @@ $(BUILD)/compat/libxenevtchn.so.1.2: $(call pic,src/compat/evtchn.c) src/compat/
 	$(CC) $(COMPAT_LDFLAGS) -Wl,-soname,libxenevtchn.so.1 -Wl,--version-script=src/compat/libxenevtchn.map \
 	  -o $@ $(call pic,src/compat/evtchn.c) $(BUILD)/compat/libgnt.so.0 $(LDLIBS)
 	ln -sf libxenevtchn.so.1.2 $(@D)/libxenevtchn.so.1
+# gnt-bench's xenvchan_* figures: Debian's libxenvchan as installed, run on
+# the drop-ins (gnt-bench sets LD_LIBRARY_PATH to $(BUILD)/compat).
+all: $(BUILD)/bin/xenvchan-peer
+$(BUILD)/bin/xenvchan-peer: $(call obj,bench/xenvchan-peer.c) $(COMPAT_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $(call obj,bench/xenvchan-peer.c) \
+	  /usr/lib/x86_64-linux-gnu/libxenvchan.so.4.17 -Wl,-rpath-link,$(BUILD)/compat $(LDLIBS)
 # Tests of the drop-ins: one libgnt (the shared one) for helpers and drop-ins
 # alike; Debian's libxenvchan is linked as installed.
 COMPAT_TEST_SRC := $(wildcard tests/compat/*.c)

@@ -18,7 +18,8 @@ ALLCFLAGS = $(BASEFL) $(CFLAGS)
 LDLIBS   := -pthread
 
 CORE_SRC := $(wildcard src/core/*.c) src/common/status.c
-HV_SRC   := src/hv/gntd.c src/hv/ops.c src/hv/backing.c src/hv/revoke.c src/hv/evtchn.c src/hv/xs.c src/hv/xfer.c src/common/rundir.c
+HV_SRC   := src/hv/gntd.c src/hv/ops.c src/hv/backing.c src/hv/revoke.c src/hv/evtchn.c src/hv/gntdev.c \
+            src/hv/xs.c src/hv/xfer.c src/common/rundir.c
 LIB_SRC  := src/lib/transport.c src/lib/grant.c src/lib/memory.c src/lib/map.c \
             src/lib/foreign.c src/lib/unmap_async.c \
             src/lib/control.c src/lib/evtchn.c src/lib/xs.c src/lib/vchan.c src/lib/gntdev.c \
@@ -108,6 +109,13 @@ $(COMPAT)/libxenstore.so.4: $(COMPAT)/libxenstore.so.4.0
 	ln -sf $(<F) $@
 $(COMPAT)/libxenctrl.so.4.17: $(COMPAT)/libxenctrl.so.4.17.0
 	ln -sf $(<F) $@
+# gnt-bench's xenvchan_* figures: Debian's libxenvchan as installed, run on
+# the drop-ins (gnt-bench sets LD_LIBRARY_PATH to $(BUILD)/compat).
+all: $(BUILD)/bin/xenvchan-peer
+$(BUILD)/bin/xenvchan-peer: $(call obj,bench/xenvchan-peer.c) $(COMPAT_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $(call obj,bench/xenvchan-peer.c) \
+	  /usr/lib/x86_64-linux-gnu/libxenvchan.so.4.17 -Wl,-rpath-link,$(COMPAT) $(LDLIBS)
 # Tests of the drop-ins: the test program links them and the shared libgnt
 # (one libgnt state for helpers and drop-ins alike), and Debian's
 # libxenvchan as installed.

@@ -43,6 +43,13 @@
  *                   64 KiB a call on both).  64-byte writes in millions of
  *                   writes/s, the others in GB/s; higher is better.  Targets:
  *                   vchan_64k_1m >= 2.5x, vchan_64b_1m >= 8x.
+ *   xenvchan_W      Debian's unmodified libxenvchan.so.4.17 on gnt's drop-ins
+ *                   (bench/xenvchan-peer.c, a server and a client process in
+ *                   two fresh domains, LD_LIBRARY_PATH=<bin>/../compat): the
+ *                   same W-byte writes through a 64 KiB ring, against
+ *                   unix_stream_W of this run.  vchan_vs_xenvchan_W: gnt's
+ *                   own vchan_W_64k against it (target >= 2x).  Skipped
+ *                   without xenvchan-peer beside gnt-bench.
  *   memcpy_64MiB, pipe_rtt: informational (their own baseline, ratio 1).
  *
  * Where gntd runs (--gntd-cpu): the raw server always runs on the same CPU as
@@ -570,7 +577,8 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 enum {
 	R_HC, R_MAP1, R_MAP16, R_MAP16U, R_MAP1024, R_MAP1024U, R_BIG, R_BIG_PP,
 	R_HC_SAME, R_MAP1_SAME, R_EV, R_VC64K, R_VC64B, R_VC4K, R_VC64K_64K, R_VC64B_64K,
-	R_VC4K_64K, R_MEMCPY, R_PIPE, R_COUNT
+	R_VC4K_64K, R_XV64K, R_XV64B, R_XV4K, R_XVR64K, R_XVR64B, R_XVR4K, R_MEMCPY, R_PIPE,
+	R_COUNT
 };
 
 struct result {
@@ -1121,6 +1129,116 @@ static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_ou
 
 /* ---- memcpy (informational) ----------------------------------------------- */
 
+/* ---- Debian's libxenvchan on the drop-ins (bench/xenvchan-peer.c) ---------- */
+
+/* xenvchan-peer beside us, and the drop-ins' directory */
+static bool xv_paths(char *peer, size_t n, char *libdir, size_t m)
+{
+	char exe[PATH_MAX - 32];
+	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (k <= 0)
+		return false;
+	exe[k] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return false;
+	*slash = 0;
+	snprintf(peer, n, "%s/xenvchan-peer", exe);
+	snprintf(libdir, m, "%s/../compat", exe);
+	return access(peer, X_OK) == 0;
+}
+
+/* One server/client pair in two new domains: `rounds` timed transfers of
+ * `total` bytes in `chunk`-byte writes (after one untimed); the median of
+ * per / seconds. */
+static double xv_run(const char *peer, uint32_t chunk, uint64_t total, int rounds, double per)
+{
+	char s_dom[16], c_dom[16], path[64], sz[16], tot[24], nr[16], fdn[16], name[32];
+	double *v = calloc((size_t)rounds + 1, sizeof(double)), res;
+	int p[2], srv, cli, st;
+	pid_t ps, pc;
+
+	snprintf(name, sizeof(name), "bench-xv-srv-%u", chunk);
+	srv = gnt_domain_create(name, NULL);
+	snprintf(name, sizeof(name), "bench-xv-cli-%u", chunk);
+	cli = gnt_domain_create(name, NULL);
+	if (!v || srv <= 0 || cli <= 0 || pipe2(p, O_CLOEXEC) < 0)
+		die("xenvchan bench: domains");
+	fcntl(p[1], F_SETFD, 0); /* the client's result descriptor */
+	snprintf(s_dom, sizeof(s_dom), "%d", srv);
+	snprintf(c_dom, sizeof(c_dom), "%d", cli);
+	snprintf(path, sizeof(path), "/local/domain/%d/data/xvbench", srv);
+	snprintf(sz, sizeof(sz), "%u", chunk);
+	snprintf(tot, sizeof(tot), "%llu", (unsigned long long)total);
+	snprintf(nr, sizeof(nr), "%d", rounds + 1);
+	snprintf(fdn, sizeof(fdn), "%d", p[1]);
+	{
+		char *as[] = {(char *)peer, "server", c_dom, path, "65536", sz, tot, nr, NULL};
+		char *ac[] = {(char *)peer, "client", s_dom, path, tot, nr, fdn, NULL};
+		fflush(NULL);
+		ps = gnt_domain_spawn((uint32_t)srv, as);
+		pc = gnt_domain_spawn((uint32_t)cli, ac);
+	}
+	close(p[1]);
+	if (ps < 0 || pc < 0)
+		die("xenvchan bench: spawn");
+	for (int r = 0; r <= rounds; r++) {
+		double dt;
+		read_full(p[0], &dt, sizeof(dt));
+		v[r] = per / dt;
+	}
+	close(p[0]);
+	if (waitpid(pc, &st, 0) != pc || !WIFEXITED(st) || WEXITSTATUS(st) ||
+	    waitpid(ps, &st, 0) != ps || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("xenvchan bench: a peer failed (status 0x%x)", st);
+	res = median(v + 1, rounds); /* the first round warms up */
+	free(v);
+	return res;
+}
+
+static void xenvchan_bench(bool quick)
+{
+	static const struct {
+		int idx, ratio_idx, gnt_idx;
+		uint32_t chunk;
+		const char *name, *rname, *unit;
+	} cases[] = {
+		{R_XV64K, R_XVR64K, R_VC64K_64K, 65536, "xenvchan_64k", "vchan_vs_xenvchan_64k", "GB/s"},
+		{R_XV64B, R_XVR64B, R_VC64B_64K, 64, "xenvchan_64b", "vchan_vs_xenvchan_64b", "Mmsg/s"},
+		{R_XV4K, R_XVR4K, R_VC4K_64K, 4096, "xenvchan_4k", "vchan_vs_xenvchan_4k", "GB/s"},
+	};
+	char peer[PATH_MAX], libdir[PATH_MAX];
+	int rounds = quick ? 3 : 5;
+
+	if (!xv_paths(peer, sizeof(peer), libdir, sizeof(libdir))) {
+		fprintf(stderr, "gnt-bench: no xenvchan-peer beside gnt-bench: xenvchan_* skipped\n");
+		return;
+	}
+	setenv("LD_LIBRARY_PATH", libdir, 1);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		uint32_t chunk = cases[k].chunk;
+		uint64_t total = chunk == 64 ? (quick ? 4u : 12u) << 20
+					     : (uint64_t)(quick ? 64 : 256) << 20;
+		double per = chunk == 64 ? total / 64.0 / 1e6 : total / 1e9, xv;
+		const struct result *g = &results[cases[k].gnt_idx];
+		char bname[40];
+
+		if (!want(cases[k].name))
+			continue;
+		xv = xv_run(peer, chunk, total, rounds, per);
+		/* the Unix socket of this run, if its vchan case ran */
+		snprintf(bname, sizeof(bname), "unix_stream_%s", cases[k].name + 9);
+		set_result(cases[k].idx, cases[k].name, cases[k].unit, bname, xv,
+			   g->name[0] ? g->bvalue : 0, 0, rounds);
+		if (g->name[0])
+			set_result(cases[k].ratio_idx, cases[k].rname, cases[k].unit,
+				   cases[k].name, g->value, xv, -2, rounds);
+	}
+	unsetenv("LD_LIBRARY_PATH");
+}
+
 static double bench_memcpy(int reps)
 {
 	size_t sz = 64ul << 20;
@@ -1521,6 +1639,7 @@ int main(int argc, char **argv)
 			die("mapper sent no results");
 		}
 	}
+	xenvchan_bench(quick);
 	if (want("memcpy_64MiB"))
 		set_result(R_MEMCPY, "memcpy_64MiB", "GB/s", "memcpy_64MiB", memcpy_gbs,
 			   memcpy_gbs, 0, quick ? 3 : 7);

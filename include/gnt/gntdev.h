@@ -21,9 +21,16 @@
  *  - "munmap alone releases it": the library notices pages unmapped behind
  *    its back (munmap, mmap over them) the next time it is called in this
  *    process (any function below, or gnt_gntdev_reap()), and releases them
- *    then, exactly as the explicit calls would.  When the process dies, gntd
- *    fires the unmap notifies at once; the grants and mappings themselves
- *    are the domain's and go when the domain dies (differences-from-xen.md).
+ *    then, exactly as the explicit calls would.
+ *  - When the process dies (exit, SIGKILL), gntd releases what it still
+ *    holds, as Linux does at exit: unmap notifies fire (byte, then event),
+ *    its mappings are unmapped, and its shares end (each grant as soon as
+ *    no peer maps it; the pages are freed after the last one).  A child
+ *    that inherited a mapping keeps its pages, but the grants belong to the
+ *    process that made them (as root the granter still cannot end a grant
+ *    while the child's mapping holds the frame: design.md, "Revocation").
+ *  - The limits are the domain's (one count for all its processes, as
+ *    Linux's module parameters are one guest kernel's), held by gntd.
  */
 #ifndef GNT_GNTDEV_H
 #define GNT_GNTDEV_H
@@ -93,8 +100,10 @@ struct gnt_gntdev_copy_seg {
 };
 int gnt_gntdev_copy(uint32_t count, struct gnt_gntdev_copy_seg *segs);
 
-/* Most grants one gnt_gntdev_map may take (process-wide; default 65536,
- * at most 65536).  Setting: 0 or -EINVAL (0 or above 65536). */
+/* Most grants one gnt_gntdev_map may take, for every process of this
+ * domain (default 65536, at most 65536; over it gnt_gntdev_map fails with
+ * EINVAL).  gnt_gntdev_limit returns 0 if gntd cannot be asked.  Setting:
+ * 0 or -EINVAL (0 or above 65536), or a transport error. */
 uint32_t gnt_gntdev_limit(void);
 int gnt_gntdev_set_limit(uint32_t limit);
 
@@ -115,12 +124,24 @@ int gnt_gntalloc_unshare(void *addr, uint32_t count);
  * fired when the share is released or this process dies.  CLEAR_BYTE
  * needs no write access of the peer.  0, -ENOENT, -EINVAL. */
 int gnt_gntalloc_set_unmap_notify(void *addr, uint32_t flags, uint32_t port);
-/* Most grants this process shares at once (default 1024), changeable at
- * any time; lowering it below what is shared now only refuses new shares.
- * Setting: 0 or -EINVAL (0).  in_use: grants shared now. */
+/* Most grants all processes of this domain share at once (default 1024),
+ * changeable at any time; lowering it below what is shared now only
+ * refuses new shares.  Setting: 0 or -EINVAL (0), or a transport error.
+ * in_use: grants the domain shares now (a share counts until it is
+ * unshared or its process dies, even while a peer still maps it).  Both
+ * getters return 0 if gntd cannot be asked. */
 uint32_t gnt_gntalloc_limit(void);
 int gnt_gntalloc_set_limit(uint32_t limit);
 uint32_t gnt_gntalloc_in_use(void);
+
+/* Both limits of domain `domid` (GNT_DOMID_SELF: this domain; another one:
+ * dom0 only): set_alloc / set_dev nonzero set that limit first; then the
+ * current values go to *alloc, *dev, *alloc_in_use (each may be NULL).
+ * 0, -EINVAL (set_dev above 65536), -EPERM (another domain, not dom0),
+ * -ESRCH (no such live domain), or a transport error. */
+#define GNT_DOMID_SELF 0x7FF0u
+int gnt_gntdev_domain_limits(uint32_t domid, uint32_t set_alloc, uint32_t set_dev,
+			     uint32_t *alloc, uint32_t *dev, uint32_t *alloc_in_use);
 
 /* Release now whatever this process has unmapped behind the library's back
  * (see above).  Returns how many mappings and shares were released. */

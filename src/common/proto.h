@@ -35,6 +35,10 @@ enum gnt_msg_op {
 				  grant of this process goes away */
 	GNT_MSG_FRAME = 8,     /* u64 gfn of the caller's memory -> struct
 				  gnt_frame + its unit's fd (read-write) */
+	GNT_MSG_SHARE,         /* struct gnt_share (+ refs): a gntalloc share
+				  becomes this connection's, or ends */
+	GNT_MSG_GNTDEV_LIMITS, /* struct gnt_gntdev_limits: read / set a
+				  domain's gntalloc and gntdev limits */
 	/* control: the control domain (dom0) only */
 	GNT_MSG_DOM_CREATE = 32, /* struct gnt_dom_create -> rc = domid */
 	GNT_MSG_DOM_DESTROY,   /* count = domid */
@@ -93,6 +97,38 @@ struct gnt_unmap_notify {
 	uint32_t port;
 };
 _Static_assert(sizeof(struct gnt_unmap_notify) == 20, "gnt_unmap_notify");
+
+/* aux of a map_grant_ref HYPERCALL: the mappings made are this connection's
+ * (gntdev's): gntd unmaps them when it closes, and the domain's gntdev
+ * per-request limit applies to the batch. */
+#define GNT_HC_OWNED 1u
+
+/* SHARE: op OWN with count refs after the struct: the unit at gfn (count
+ * pages, refs[i] granting page i) is a gntalloc share of this connection;
+ * op END (count 0): end it now.  Either way gntd ends its grants (deferred
+ * while mapped), frees the refs and then the unit; at the latest when the
+ * connection closes.  docs/protocol.md. */
+enum { GNT_SHARE_OWN = 1, GNT_SHARE_END = 2 };
+struct gnt_share {
+	uint32_t op;
+	uint32_t count;
+	uint64_t gfn;
+	/* uint32_t refs[count] (OWN) */
+};
+_Static_assert(sizeof(struct gnt_share) == 16, "gnt_share");
+
+/* GNTDEV_LIMITS: the reply is the struct with the current values. */
+#define GNT_LIMIT_SET_ALLOC 1u
+#define GNT_LIMIT_SET_DEV   2u
+struct gnt_gntdev_limits {
+	uint32_t domid;        /* DOMID_SELF, or (dom0) any live domain */
+	uint32_t set;          /* GNT_LIMIT_SET_*: which of the two to set */
+	uint32_t alloc_limit;  /* grants shared at once by the whole domain */
+	uint32_t dev_limit;    /* grants in one gntdev map request */
+	uint32_t alloc_in_use; /* reply: grants shared now */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct gnt_gntdev_limits) == 24, "gnt_gntdev_limits");
 
 /* INFO's reply attaches the table fd (read-write) and, once the domain
  * has been at v2, its status frames (read-only: sealed against writes). */

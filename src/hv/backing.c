@@ -120,8 +120,9 @@ static int table_alloc(void *ctx, uint16_t domid, uint32_t max_frames, void **me
 		free(b);
 		return err;
 	}
-	p = mmap(NULL, (size_t)max_frames * GNT_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_SHARED, b->fd, 0);
+	/* the ref bitmap too: gntd frees the refs of a dead process's shares */
+	p = mmap(NULL, (size_t)b->npages * GNT_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 b->fd, 0);
 	if (p == MAP_FAILED) {
 		int err = -errno;
 		close(b->fd);
@@ -135,8 +136,9 @@ static int table_alloc(void *ctx, uint16_t domid, uint32_t max_frames, void **me
 
 static void table_free(void *ctx, void *mem, void *backing, uint32_t max_frames)
 {
-	(void)ctx;
-	munmap(mem, (size_t)max_frames * GNT_PAGE_SIZE);
+	struct hv_backing *b = backing;
+	(void)ctx, (void)max_frames;
+	munmap(mem, (size_t)b->npages * GNT_PAGE_SIZE);
 	unit_free(NULL, backing);
 }
 
@@ -200,7 +202,7 @@ const struct gnt_core_ops hv_backing_ops = {
 	.status_free = status_free,
 	.evtchn_notify = hv_evtchn_notify,
 	.evtchn_unbound = hv_evtchn_unbound,
-	.handle_release = hv_unmap_notify_handle_release,
+	.handle_release = hv_gntdev_handle_release,
 };
 
 const struct gnt_core_ops hv_backing_revoke_ops = {
@@ -216,5 +218,5 @@ const struct gnt_core_ops hv_backing_revoke_ops = {
 	.expo_free = hv_revoke_expo_free,
 	.evtchn_notify = hv_evtchn_notify,
 	.evtchn_unbound = hv_evtchn_unbound,
-	.handle_release = hv_unmap_notify_handle_release,
+	.handle_release = hv_gntdev_handle_release,
 };

@@ -138,6 +138,8 @@ static void conn_free(struct hv_conn *c)
 
 	/* its unmap notifies fire first: their ports may be its own */
 	hv_unmap_notify_conn_gone(c);
+	/* then its gntdev mappings and gntalloc shares go, as at exit in Linux */
+	hv_gntdev_conn_gone(c);
 	hv_evtchn_conn_gone(c); /* its handles' ports close while the domain lives */
 	if (c->prev)
 		c->prev->next = c->next;
@@ -601,6 +603,8 @@ int main(int argc, char **argv)
 	hv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (hv->core) /* dom0 has per-domain state too (event channels) */
 		gnt_core_domain(hv->core, 0)->user = calloc(1, sizeof(struct hv_dom));
+	if (hv->core && gnt_core_domain(hv->core, 0)->user)
+		hv_gntdev_dom_init(gnt_core_domain(hv->core, 0)->user);
 	if (!hv->core || hv->epfd < 0 || !gnt_core_domain(hv->core, 0)->user) {
 		fprintf(stderr, "gntd: out of memory\n");
 		return 1;
@@ -714,6 +718,8 @@ int main(int argc, char **argv)
 				break;
 			conn_free(c);
 		}
+		/* shares ending wait for pins that any of the above may drop */
+		hv_gntdev_poll();
 	}
 	/* shutdown: domains die with us */
 	while (hv->conns) {
@@ -723,8 +729,10 @@ int main(int argc, char **argv)
 	/* domains that never had a process still hold our per-domain data */
 	for (struct gnt_domain *d = gnt_core_domain_next(hv->core, 0); d;
 	     d = gnt_core_domain_next(hv->core, d->id + 1u)) {
-		if (d->user)
+		if (d->user) {
 			hv_evtchn_dom_gone(d->user);
+			hv_gntdev_dom_gone(d->user);
+		}
 		free(d->user);
 		d->user = NULL;
 	}

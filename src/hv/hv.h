@@ -41,6 +41,8 @@ struct hv_conn {
 	/* unmap notifies this process set (evtchn.c), fired when it dies */
 	struct hv_unotify *unotify;
 	uint32_t nunotify, unotify_cap;
+	/* gntdev mappings and gntalloc shares it owns (gntdev.c) */
+	uint32_t owned_maps, owned_shares;
 };
 
 /* An unmap notify (GNT_MSG_UNMAP_NOTIFY): what gntd does for a process when
@@ -59,6 +61,13 @@ struct hv_dom {
 	int *port_w;            /* per event channel port: gntd's write end, -1 */
 	uint32_t port_w_len;
 	uint32_t map_notifies;  /* mapping notifies set by its processes */
+	/* gntdev/gntalloc (gntdev.c): per maptrack handle, the connection
+	 * that owns the mapping (NULL: the domain's); its shares, owned or
+	 * ending; Linux's module limits, held per domain */
+	struct hv_conn **mt_owner;
+	uint32_t mt_owner_len;
+	struct hv_share *shares;
+	uint32_t alloc_limit, alloc_used, dev_limit;
 };
 
 /* An event channel handle (a process's xenevtchn handle). */
@@ -125,5 +134,23 @@ void hv_unmap_notify_handle_release(void *ctx, struct gnt_domain *self, uint32_t
 void hv_transfer(struct gnt_domain *self, struct gnttab_transfer *ops, uint32_t n);
 int hv_exchange(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
 int hv_frame(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
+
+/* gntdev.c: process-owned gntdev mappings and gntalloc shares, released
+ * when their connection closes; the domain's gntdev/gntalloc limits.
+ * map_owned: after a map with GNT_HC_OWNED, record c as owner of each
+ * mapping made.  conn_gone: unmap c's mappings and end its shares (call
+ * after its notifies fired).  poll: retry shares still mapped by a peer
+ * (after anything that may drop pins).  dom_gone: forget the domain's
+ * records (its core state is released whole). */
+void hv_gntdev_dom_init(struct hv_dom *hd);
+int hv_gntdev_map_check(struct hv_conn *c, const struct gnt_msg *m);
+void hv_gntdev_map_owned(struct hv_conn *c, const struct gnttab_map_grant_ref *ops,
+			 uint32_t n);
+void hv_gntdev_conn_gone(struct hv_conn *c);
+int hv_gntdev_share(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
+int hv_gntdev_limits(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
+void hv_gntdev_poll(void);
+void hv_gntdev_dom_gone(struct hv_dom *hd);
+void hv_gntdev_handle_release(void *ctx, struct gnt_domain *self, uint32_t handle);
 
 #endif

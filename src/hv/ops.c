@@ -66,8 +66,10 @@ void hv_domain_kill(struct gnt_domain *d)
 		hv_conn_kill(c);
 	}
 	d->user = NULL;
-	if (hd)
+	if (hd) {
 		hv_evtchn_dom_gone(hd);
+		hv_gntdev_dom_gone(hd);
+	}
 	free(hd);
 	gnt__core_domain_release(hv->core, d);
 	/* its mappings are gone: find out now whether its processes let go */
@@ -161,6 +163,7 @@ static int hc_map(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 	uint32_t *pages;
 	struct fdset *fs;
 	uint8_t *out;
+	int rc;
 
 	if (n == 0 || n > GNT_MAP_BATCH_MAX || m->len != n * sizeof(*ops))
 		return -EPROTO;
@@ -174,6 +177,8 @@ static int hc_map(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 	loc = (void *)(out + (size_t)n * sizeof(*ops));
 	memcpy(ops, pl, m->len); /* private copy: checked and used from here */
 	fdset_reset(fs);
+	if ((rc = hv_gntdev_map_check(c, m)) < 0)
+		return hv_reply(c, m, rc, NULL, 0, NULL, 0);
 	gnt_core_map(hv->core, conn_domain(c), ops, n, units, pages);
 	for (uint32_t i = 0; i < n; i++) {
 		loc[i].fd_index = -1;
@@ -191,6 +196,8 @@ static int hc_map(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 			ops[i].handle = UINT32_MAX;
 		}
 	}
+	if (m->aux & GNT_HC_OWNED)
+		hv_gntdev_map_owned(c, ops, n);
 	return hv_reply(c, m, 0, out, (uint32_t)((size_t)n * (sizeof(*ops) + sizeof(*loc))),
 			fs->fd, fs->n);
 }
@@ -513,6 +520,8 @@ static int do_control(struct hv_conn *c, const struct gnt_msg *m, const uint8_t 
 		rc = gnt_core_domain_create(hv->core, 0, dc.name, &lim, &d);
 		if (rc == 0) {
 			d->user = calloc(1, sizeof(struct hv_dom));
+			if (d->user)
+				hv_gntdev_dom_init(d->user);
 			if (!d->user) {
 				gnt__core_domain_release(hv->core, d);
 				rc = -ENOMEM;
@@ -657,6 +666,10 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl,
 		return hv_unmap_notify_set(c, m, pl);
 	case GNT_MSG_FRAME:
 		return hv_frame(c, m, pl);
+	case GNT_MSG_SHARE:
+		return hv_gntdev_share(c, m, pl);
+	case GNT_MSG_GNTDEV_LIMITS:
+		return hv_gntdev_limits(c, m, pl);
 	case GNT_MSG_SETTLE: {
 		/* a granter finds a grant busy: settle what only waits for the
 		 * kernel's word that its mapper let go (revoke.c) */

@@ -6,6 +6,8 @@
  * that process unmaps it, explicitly or by a plain munmap() that we notice
  * in /proc/self/maps (every mapping of a frame is a view of a gntd unit
  * memfd, "/memfd:gnt-unit", so a range with no such view left is gone).
+ * gntd knows both as this process's (GNT_HC_OWNED maps, GNT_MSG_SHARE), so
+ * they go when the process dies too; it also holds the domain's limits.
  */
 #define _GNU_SOURCE
 #include "lib.h"
@@ -31,6 +33,7 @@ struct rec {
 	enum kind kind;
 	bool ro;
 	uint32_t *ids;      /* K_DEV: maptrack handles; K_ALLOC: grant refs */
+	uint64_t gfn;       /* K_ALLOC: the unit's first page, gntd's name for it */
 	uint32_t nflags;    /* unmap notify: GNT_NOTIFY_*, 0 none */
 	uint32_t noff;      /* its byte, as an offset into the range */
 	uint32_t nport;
@@ -41,8 +44,6 @@ struct rec {
 static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
 static struct rec *recs;
 static size_t nrecs, caprecs;
-static uint32_t dev_limit = GNT_GNTDEV_LIMIT_DEFAULT;
-static uint32_t alloc_limit = GNT_GNTALLOC_LIMIT_DEFAULT, alloc_used;
 
 static size_t bytes(uint32_t pages)
 {
@@ -103,7 +104,32 @@ static void release_dev(struct rec *r, bool gone)
 	free(ops);
 }
 
-/* gntalloc's __del_gref order: byte, event, then end of access */
+/* GNT_MSG_SHARE: op OWN (with refs) or END of the share at gfn. */
+static int share_msg(uint32_t op, uint64_t gfn, uint32_t count, const uint32_t *refs)
+{
+	size_t len = sizeof(struct gnt_share) + (size_t)count * sizeof(*refs);
+	uint8_t *buf = malloc(len);
+	struct gnt_share h = {.op = op, .count = count, .gfn = gfn};
+	int32_t rc;
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, &h, sizeof(h));
+	if (count)
+		memcpy(buf + sizeof(h), refs, (size_t)count * sizeof(*refs));
+	pthread_mutex_lock(&gnt__g.lock);
+	err = gnt__ensure();
+	if (err == 0)
+		err = gnt__rpc(GNT_MSG_SHARE, 0, 0, buf, (uint32_t)len, NULL, 0, NULL, 0, NULL,
+			       NULL, NULL, &rc);
+	pthread_mutex_unlock(&gnt__g.lock);
+	free(buf);
+	return err < 0 ? err : rc;
+}
+
+/* gntalloc's __del_gref order: byte, event, then end of access (gntd's
+ * now: deferred while a peer maps the page, then the unit is freed) */
 static void release_alloc(struct rec *r, bool gone)
 {
 	if (r->nflags) {
@@ -117,13 +143,8 @@ static void release_alloc(struct rec *r, bool gone)
 	}
 	if (r->alias)
 		munmap(r->alias, GNT_PAGE_SIZE);
-	for (uint32_t i = 0; i < r->n; i++)
-		gnt_end_foreign_access(r->ids[i], NULL); /* deferred while mapped */
-	if (gone)
-		gnt__free_pages_gone((void *)r->va);
-	else
-		gnt_free_pages((void *)r->va, r->n);
-	alloc_used -= r->n;
+	gnt__pages_forget((void *)r->va, !gone);
+	share_msg(GNT_SHARE_END, r->gfn, 0, NULL);
 }
 
 /* rlock held */
@@ -217,7 +238,7 @@ static int map_all(uintptr_t va, uint32_t count, const uint32_t *domids, const u
 	for (uint32_t i = 0; i < count; i++)
 		gnt_set_map_op(&ops[i], (void *)(va + bytes(i)), flags, refs[i],
 			       (domid_t)domids[i]);
-	rc = gnt_map_refs(ops, count);
+	rc = gnt__map_refs_owned(ops, count);
 	for (uint32_t i = 0; i < count && rc == 0; i++) {
 		if (domids[i] > UINT16_MAX && ops[i].status == GNTST_okay) {
 			struct gnttab_unmap_grant_ref u;
@@ -254,8 +275,8 @@ void *gnt_gntdev_map(uint32_t count, const uint32_t *domids, const uint32_t *ref
 
 	pthread_mutex_lock(&rlock);
 	reap();
-	rc = -EINVAL;
-	if (count == 0 || count > dev_limit || !domids || !refs)
+	rc = -EINVAL; /* gntd holds the domain's limit: over it, EINVAL too */
+	if (count == 0 || count > GNT_MAP_BATCH_MAX || !domids || !refs)
 		goto err;
 	rc = -ENOMEM;
 	r.ids = malloc(count * sizeof(*r.ids));
@@ -344,17 +365,55 @@ out:
 	return rc;
 }
 
+/* ---- limits: the domain's, held by gntd ---------------------------------- */
+
+int gnt_gntdev_domain_limits(uint32_t domid, uint32_t set_alloc, uint32_t set_dev,
+			     uint32_t *alloc, uint32_t *dev, uint32_t *alloc_in_use)
+{
+	struct gnt_gntdev_limits l = {
+		.domid = domid, .alloc_limit = set_alloc, .dev_limit = set_dev,
+		.set = (set_alloc ? GNT_LIMIT_SET_ALLOC : 0) | (set_dev ? GNT_LIMIT_SET_DEV : 0)};
+	uint32_t got = 0;
+	int32_t rc;
+	int err;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	err = gnt__ensure();
+	if (err == 0)
+		err = gnt__rpc(GNT_MSG_GNTDEV_LIMITS, 0, 0, &l, sizeof(l), NULL, 0, &l, sizeof(l),
+			       &got, NULL, NULL, &rc);
+	pthread_mutex_unlock(&gnt__g.lock);
+	if (err == 0 && rc == 0 && got != sizeof(l))
+		err = -EPROTO;
+	if (err < 0 || rc < 0)
+		return err < 0 ? err : rc;
+	if (alloc)
+		*alloc = l.alloc_limit;
+	if (dev)
+		*dev = l.dev_limit;
+	if (alloc_in_use)
+		*alloc_in_use = l.alloc_in_use;
+	return 0;
+}
+
+static uint32_t limit_of(int which)
+{
+	uint32_t v[3] = {0, 0, 0};
+
+	gnt_gntdev_domain_limits(GNT_DOMID_SELF, 0, 0, &v[0], &v[1], &v[2]);
+	return v[which];
+}
+
 uint32_t gnt_gntdev_limit(void)
 {
-	return __atomic_load_n(&dev_limit, __ATOMIC_RELAXED);
+	return limit_of(1);
 }
 
 int gnt_gntdev_set_limit(uint32_t limit)
 {
 	if (limit == 0 || limit > GNT_MAP_BATCH_MAX)
 		return -EINVAL;
-	__atomic_store_n(&dev_limit, limit, __ATOMIC_RELAXED);
-	return 0;
+	return gnt_gntdev_domain_limits(GNT_DOMID_SELF, 0, limit, NULL, NULL, NULL);
 }
 
 /* ---- gntalloc --------------------------------------------------------- */
@@ -386,19 +445,21 @@ void *gnt_gntalloc_share(uint32_t domid, uint32_t count, uint32_t *refs, int wri
 	rc = -EINVAL;
 	if (count == 0 || !refs || domid > UINT16_MAX)
 		goto err;
-	rc = -ENOSPC;
-	if (count > alloc_limit || alloc_used > alloc_limit - count)
-		goto err;
 	rc = -ENOMEM;
 	r.ids = malloc(count * sizeof(*r.ids));
 	va = r.ids ? gnt_alloc_pages(count) : NULL;
 	if (!va)
 		goto err_ids;
 	r.va = (uintptr_t)va;
+	r.gfn = gnt_virt_to_gfn(va);
 	rc = grant_all(r.va, count, (domid_t)domid, !writable, r.ids);
 	if (rc < 0)
 		goto err_pages;
-	alloc_used += count;
+	/* gntd counts it against the domain's limit (ENOSPC) and ends it
+	 * when this process dies */
+	rc = share_msg(GNT_SHARE_OWN, r.gfn, count, r.ids);
+	if (rc < 0)
+		goto err_grants;
 	rc = rec_add(&r);
 	if (rc < 0) {
 		release_alloc(&r, false);
@@ -408,6 +469,9 @@ void *gnt_gntalloc_share(uint32_t domid, uint32_t count, uint32_t *refs, int wri
 	pthread_mutex_unlock(&rlock);
 	return va;
 
+err_grants:
+	for (uint32_t i = 0; i < count; i++)
+		gnt_end_foreign_access(r.ids[i], NULL); /* nobody knows them yet */
 err_pages:
 	gnt_free_pages(va, count);
 err_ids:
@@ -477,28 +541,22 @@ out:
 
 uint32_t gnt_gntalloc_limit(void)
 {
-	return __atomic_load_n(&alloc_limit, __ATOMIC_RELAXED);
+	return limit_of(0);
 }
 
 int gnt_gntalloc_set_limit(uint32_t limit)
 {
 	if (limit == 0)
 		return -EINVAL;
-	pthread_mutex_lock(&rlock);
-	alloc_limit = limit;
-	pthread_mutex_unlock(&rlock);
-	return 0;
+	return gnt_gntdev_domain_limits(GNT_DOMID_SELF, limit, 0, NULL, NULL, NULL);
 }
 
 uint32_t gnt_gntalloc_in_use(void)
 {
-	uint32_t n;
-
 	pthread_mutex_lock(&rlock);
-	reap();
-	n = alloc_used;
+	reap(); /* what this process munmap'ed is not in use any more */
 	pthread_mutex_unlock(&rlock);
-	return n;
+	return limit_of(2);
 }
 
 /* ---- grant copy --------------------------------------------------------- */

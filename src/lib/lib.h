@@ -47,8 +47,16 @@ void gnt__pages_forget_all(void);
 /* gnt_unmap_refs for mappings this process no longer has (munmap'ed behind
  * our back): the address range may be someone else's now, leave it be. */
 int gnt__unmap_refs_gone(struct gnttab_unmap_grant_ref *ops, unsigned int count);
-/* gnt_free_pages for a unit this process no longer maps (same reason). */
-void gnt__free_pages_gone(void *p);
+/* gnt_map_refs for gntdev: the mappings are this process's connection's,
+ * gntd unmaps them when it closes (GNT_HC_OWNED). */
+int gnt__map_refs_owned(struct gnttab_map_grant_ref *ops, unsigned int count);
+/* Forget the unit at p without freeing it (gntd frees a gntalloc share's
+ * unit itself); munmap it too if `unmap`.  Returns its first gfn or
+ * GNT_INVALID_GFN. */
+uint64_t gnt__pages_forget(void *p, bool unmap);
+/* GNT_MSG_GNTDEV_LIMITS for domid (DOMID_SELF: ours). */
+struct gnt_gntdev_limits;
+int gnt__gntdev_limits(struct gnt_gntdev_limits *l);
 /* EVTCHNOP_send on a port of this domain, whichever handle holds it. */
 int gnt__evtchn_send(evtchn_port_t port);
 /* In a child of dom0 just forked: become a process of domid through its

@@ -60,9 +60,13 @@ static void give_back(struct gnttab_map_grant_ref *ops, uint32_t n, bool placed)
 	}
 }
 
-/* lock held */
-static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n)
+/* lock held.  aux: GNT_HC_OWNED for gntdev's mappings (gntd unmaps them
+ * when this process's connection closes), else 0. */
+static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n, uint32_t aux)
 {
+	struct gnt_msg m = {.op = GNT_MSG_HYPERCALL,
+			    .cmd = GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref),
+			    .count = n, .len = n * (uint32_t)sizeof(*ops), .aux = aux};
 	size_t rlen = (size_t)n * (sizeof(*ops) + sizeof(struct gnt_map_loc));
 	uint8_t *reply = malloc(rlen);
 	struct gnt_map_loc *loc;
@@ -77,10 +81,7 @@ static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n)
 		free(fds);
 		return -ENOMEM;
 	}
-	err = gnt__rpc(GNT_MSG_HYPERCALL,
-		       GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref), n, ops,
-		       n * (uint32_t)sizeof(*ops), NULL, 0, reply, (uint32_t)rlen, &got, fds,
-		       &nfds, &rc);
+	err = gnt__rpc_msg(&m, ops, NULL, reply, (uint32_t)rlen, &got, fds, &nfds, NULL, &rc);
 	if (err < 0 || rc < 0 || got != rlen) {
 		free(reply);
 		free(fds);
@@ -238,7 +239,7 @@ long gnt_grant_table_op(unsigned int cmd, void *args, unsigned int count)
 		if (count == 0 || count > GNT_MAP_BATCH_MAX)
 			rc = count ? -EINVAL : 0;
 		else
-			rc = do_map(args, count);
+			rc = do_map(args, count, 0);
 		break;
 	case GNTTABOP_unmap_grant_ref:
 		if (count == 0 || count > GNT_MAP_BATCH_MAX)
@@ -311,9 +312,25 @@ out:
 	return rc;
 }
 
-int gnt_map_refs(struct gnttab_map_grant_ref *ops, unsigned int count)
+static long map_once(struct gnttab_map_grant_ref *ops, unsigned int count, uint32_t aux)
 {
-	long rc = gnt_grant_table_op(GNTTABOP_map_grant_ref, ops, count);
+	long rc;
+
+	if (!aux)
+		return gnt_grant_table_op(GNTTABOP_map_grant_ref, ops, count);
+	if (count == 0 || count > GNT_MAP_BATCH_MAX)
+		return count ? -EINVAL : 0;
+	pthread_mutex_lock(&gnt__g.lock);
+	rc = gnt__ensure();
+	if (rc == 0)
+		rc = do_map(ops, count, aux);
+	pthread_mutex_unlock(&gnt__g.lock);
+	return rc;
+}
+
+static int map_refs(struct gnttab_map_grant_ref *ops, unsigned int count, uint32_t aux)
+{
+	long rc = map_once(ops, count, aux);
 
 	/* GNTST_eagain: retry just those, as Linux's gnttab_retry_eagain_gop */
 	for (int tries = 0; rc == 0 && tries < 64; tries++) {
@@ -330,7 +347,7 @@ int gnt_map_refs(struct gnttab_map_grant_ref *ops, unsigned int count)
 		for (unsigned int i = 0; i < count; i++)
 			if (ops[i].status == GNTST_eagain)
 				again[n++] = ops[i];
-		rc = gnt_grant_table_op(GNTTABOP_map_grant_ref, again, n);
+		rc = map_once(again, n, aux);
 		n = 0;
 		for (unsigned int i = 0; i < count; i++)
 			if (ops[i].status == GNTST_eagain)
@@ -338,6 +355,16 @@ int gnt_map_refs(struct gnttab_map_grant_ref *ops, unsigned int count)
 		free(again);
 	}
 	return (int)rc;
+}
+
+int gnt_map_refs(struct gnttab_map_grant_ref *ops, unsigned int count)
+{
+	return map_refs(ops, count, 0);
+}
+
+int gnt__map_refs_owned(struct gnttab_map_grant_ref *ops, unsigned int count)
+{
+	return map_refs(ops, count, GNT_HC_OWNED);
 }
 
 int gnt_unmap_refs(struct gnttab_unmap_grant_ref *ops, unsigned int count)

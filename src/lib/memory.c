@@ -386,24 +386,21 @@ void gnt_free_pages(void *p, size_t n)
 	gnt_memory_op(XENMEM_decrease_reservation, &r);
 }
 
-void gnt__free_pages_gone(void *p)
+uint64_t gnt__pages_forget(void *p, bool unmap)
 {
 	uint64_t gfn = GNT_INVALID_GFN;
-	struct xen_memory_reservation r = {.extent_start = &gfn, .nr_extents = 1,
-					   .mem_flags = GNT_MEMF_one_unit,
-					   .domid = DOMID_SELF};
 	struct region *reg;
 
-	/* forget it first, so that decrease() does not munmap the range */
 	pthread_mutex_lock(&gnt__g.lock);
 	reg = reg_by_va((uintptr_t)p);
 	if (reg && reg->va == (uintptr_t)p) {
 		gfn = reg->gfn;
+		if (unmap)
+			munmap((void *)reg->va, reg->npages * GNT_PAGE_SIZE);
 		reg_del(reg);
 	}
 	pthread_mutex_unlock(&gnt__g.lock);
-	if (gfn != GNT_INVALID_GFN)
-		gnt_memory_op(XENMEM_decrease_reservation, &r);
+	return gfn;
 }
 
 void *gnt_alloc_page(void)

@@ -233,3 +233,117 @@ TEST(xapi_share_map_fork_remap_and_notify_on_sigkill)
 	CHECK_EQ(th_wait(a), 0);
 	finish(&p);
 }
+
+/* ---- grant copy in every direction -------------------------------------- */
+
+static uint8_t pat(uint32_t i, uint8_t salt)
+{
+	return (uint8_t)(i * 7u + salt);
+}
+
+static void copy_granter(void *arg)
+{
+	struct pair *p = arg;
+	void *s = xa_gntshr_open();
+	uint32_t refs[2];
+	uint8_t *pg;
+
+	CHECK(s);
+	pg = xa_share(s, p->b, 2, refs, 1);
+	CHECK(pg);
+	for (uint32_t i = 0; i < 2 * 4096; i++)
+		pg[i] = pat(i, 1);
+	th_send(&p->to_b, refs, sizeof(refs));
+	CHECK_EQ(th_recv_u32(&p->to_a), 1); /* B copied */
+	/* virt -> gref: B's bytes at page 1, offset 4000..4095 */
+	for (uint32_t i = 0; i < 96; i++)
+		CHECK_EQ(pg[4096 + 4000 + i], pat(i, 9));
+	/* gref -> gref: page 0 bytes 0..63 now also at page 1, offset 200 */
+	for (uint32_t i = 0; i < 64; i++)
+		CHECK_EQ(pg[4096 + 200 + i], pat(i, 1));
+	/* the refused batch wrote nothing: page 1 offset 1000 as it was */
+	CHECK_EQ(pg[4096 + 1000], pat(4096 + 1000, 1));
+	CHECK_EQ(xa_unshare(s, pg, 2), 0);
+	CHECK_EQ(xa_gntshr_close(s), 0);
+}
+
+static void copier(void *arg)
+{
+	struct pair *p = arg;
+	void *t = xa_gnttab_open();
+	uint32_t refs[2];
+	/* two pages of our own, so that virt sides can cross a page */
+	uint8_t *buf = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	uint8_t *cross = buf + 4096 - 50;
+	struct xa_seg s[3];
+
+	CHECK(t && buf != MAP_FAILED);
+	th_recv(&p->to_b, refs, sizeof(refs));
+	/* gref -> virt, the virt side crossing a page */
+	memset(s, 0, sizeof(s));
+	s[0] = (struct xa_seg){.src_gref = 1, .sdom = p->a, .sref = refs[0], .soff = 10,
+			       .dvirt = cross, .len = 100};
+	CHECK_EQ(xa_copy(t, 1, s), 0);
+	CHECK_EQ(s[0].status, 0);
+	for (uint32_t i = 0; i < 100; i++)
+		CHECK_EQ(cross[i], pat(10 + i, 1));
+	/* virt -> gref, from a crossing source, to the end of page 1 */
+	for (uint32_t i = 0; i < 96; i++)
+		cross[i] = pat(i, 9);
+	s[0] = (struct xa_seg){.dst_gref = 1, .ddom = p->a, .dref = refs[1], .doff = 4000,
+			       .svirt = cross, .len = 96};
+	/* gref -> gref */
+	s[1] = (struct xa_seg){.src_gref = 1, .sdom = p->a, .sref = refs[0], .soff = 0,
+			       .dst_gref = 1, .ddom = p->a, .dref = refs[1], .doff = 200,
+			       .len = 64};
+	CHECK_EQ(xa_copy(t, 2, s), 0);
+	CHECK_EQ(s[0].status, 0);
+	CHECK_EQ(s[1].status, 0);
+	/* a bad ref in the middle: only its segment fails, the call returns 0 */
+	memset(buf, 0, 2 * 4096);
+	for (int i = 0; i < 3; i++)
+		s[i] = (struct xa_seg){.src_gref = 1, .sdom = p->a, .sref = refs[i == 2],
+				       .soff = 0, .dvirt = buf + i * 1024, .len = 16};
+	s[1].sref = 1u << 30; /* far past A's table */
+	CHECK_EQ(xa_copy(t, 3, s), 0);
+	CHECK_EQ(s[0].status, 0);
+	CHECK_EQ(s[1].status, -3); /* GNTST_bad_gntref */
+	CHECK_EQ(s[2].status, 0);
+	CHECK_EQ(buf[0], pat(0, 1));
+	CHECK_EQ(buf[2048 + 1], pat(4096 + 1, 1));
+	CHECK_EQ(buf[1024], 0); /* the failed segment wrote nothing */
+	s[1].sref = 3;          /* a reserved ref, never granted */
+	CHECK_EQ(xa_copy(t, 3, s), 0);
+	CHECK_EQ(s[1].status, -1); /* GNTST_general_error */
+	/* offset + len past the page on a gref side: the whole call is
+	 * refused, EINVAL, and no segment is copied (nor its status set) */
+	memset(buf, 0, 2 * 4096);
+	s[0] = (struct xa_seg){.src_gref = 1, .sdom = p->a, .sref = refs[0], .dvirt = buf,
+			       .len = 16};
+	s[1] = (struct xa_seg){.dst_gref = 1, .ddom = p->a, .dref = refs[1], .doff = 4090,
+			       .svirt = buf + 100, .len = 7};
+	CHECK_ERR(xa_copy(t, 2, s), EINVAL);
+	CHECK_EQ(buf[0], 0);
+	CHECK_EQ(s[0].status, 99);
+	s[1] = (struct xa_seg){.dst_gref = 1, .ddom = p->a, .dref = refs[1], .doff = 1000,
+			       .svirt = buf + 100, .len = 4096 - 1000 + 1};
+	CHECK_ERR(xa_copy(t, 1, s + 1), EINVAL);
+	th_send_u32(&p->to_a, 1);
+	munmap(buf, 2 * 4096);
+	CHECK_EQ(xa_gnttab_close(t), 0);
+}
+
+TEST(xapi_grant_copy_every_direction)
+{
+	struct pair p;
+	pid_t a, b;
+
+	memset(&p, 0, sizeof(p));
+	setup(&p);
+	a = th_spawn(p.a, copy_granter, &p);
+	b = th_spawn(p.b, copier, &p);
+	CHECK_EQ(th_wait(b), 0);
+	CHECK_EQ(th_wait(a), 0);
+	finish(&p);
+}

@@ -62,6 +62,40 @@ int xa_copy_from(void *h, uint32_t domid, uint32_t ref, uint16_t off, uint16_t l
 	return rc;
 }
 
+int xa_copy(void *h, uint32_t n, struct xa_seg *s)
+{
+	xengnttab_grant_copy_segment_t seg[8];
+	int rc;
+
+	if (n > 8)
+		return -2;
+	memset(seg, 0, sizeof(seg));
+	for (uint32_t i = 0; i < n; i++) {
+		if (s[i].src_gref) {
+			seg[i].source.foreign.ref = s[i].sref;
+			seg[i].source.foreign.domid = (uint16_t)s[i].sdom;
+			seg[i].source.foreign.offset = s[i].soff;
+			seg[i].flags |= GNTCOPY_source_gref;
+		} else {
+			seg[i].source.virt = s[i].svirt;
+		}
+		if (s[i].dst_gref) {
+			seg[i].dest.foreign.ref = s[i].dref;
+			seg[i].dest.foreign.domid = (uint16_t)s[i].ddom;
+			seg[i].dest.foreign.offset = s[i].doff;
+			seg[i].flags |= GNTCOPY_dest_gref;
+		} else {
+			seg[i].dest.virt = s[i].dvirt;
+		}
+		seg[i].len = s[i].len;
+		seg[i].status = 99; /* untouched unless the call looked at it */
+	}
+	rc = xengnttab_grant_copy(h, n, seg);
+	for (uint32_t i = 0; i < n; i++)
+		s[i].status = seg[i].status;
+	return rc;
+}
+
 int xa_copy_local(void *h)
 {
 	char a[8], b[8];

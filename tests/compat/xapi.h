@@ -27,6 +27,16 @@ int xa_dmabuf_exp(void *h);
 int xa_copy_from(void *h, uint32_t domid, uint32_t ref, uint16_t off, uint16_t len, void *buf,
 		 int16_t *status);
 int xa_copy_local(void *h); /* a segment with neither side a gref */
+/* One segment of xengnttab_grant_copy, without Debian's types: a side is a
+ * gref (dom, ref, off) when its *_gref is set, else `virt`. */
+struct xa_seg {
+	int src_gref, dst_gref;
+	uint32_t sdom, sref, ddom, dref;
+	uint16_t soff, doff, len;
+	int16_t status;
+	void *svirt, *dvirt;
+};
+int xa_copy(void *h, uint32_t n, struct xa_seg *s);
 
 void *xa_evtchn_open(unsigned flags);
 int xa_evtchn_close(void *x);

@@ -136,25 +136,39 @@ static uint64_t *ref_bitmap(struct gnt_domain *d)
 static enum end_result end_ref(struct gnt_domain *d, const struct hv_share *s, uint32_t i,
 			       bool settle)
 {
-	grant_entry_v1_t *e = &d->table[s->refs[i]];
-	uint16_t flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	grant_ref_t ref = s->refs[i];
+	struct gnt_entry e;
 
-	if (__atomic_load_n(&e->frame, __ATOMIC_RELAXED) != s->gfn + i)
+	/* read once, either version (v2: status bits merged into flags) */
+	if (gnt_core_entry(d, ref, &e) < 0 || e.frame != s->gfn + i)
 		return END_NOT_OURS;
-	if ((flags & (GTF_reading | GTF_writing)) && settle && hv->revoke) {
+	if ((e.flags & (GTF_reading | GTF_writing)) && settle && hv->revoke) {
 		/* as libgnt's end of access: an unmapped peer may only be
 		 * waiting for the kernel's word (design.md, "Revocation") */
-		const struct gnt_active *a = gnt_core_active(d, s->refs[i]);
+		const struct gnt_active *a = gnt_core_active(d, ref);
 		if (a && (a->xr || a->xw) && a->unit != GNT_NO_UNIT)
 			hv_revoke_settle_unit(gnt_core_unit(hv->core, a->unit));
-		flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
 	}
-	do {
-		if (flags & (GTF_reading | GTF_writing))
-			return END_BUSY;
-		/* the domain's processes change flags too: compare-and-swap */
-	} while (!__atomic_compare_exchange_n(&e->flags, &flags, 0, false, __ATOMIC_SEQ_CST,
-					      __ATOMIC_ACQUIRE));
+	if (d->version == 2) {
+		/* as Linux's v2 end of access: invalid first, then look at the
+		 * status only gntd writes; busy: ended later, when unpinned */
+		grant_entry_v2_t *v2 = (grant_entry_v2_t *)(void *)d->table + ref;
+		__atomic_store_n(&v2->hdr.flags, 0, __ATOMIC_SEQ_CST);
+		return __atomic_load_n(&d->status[ref], __ATOMIC_SEQ_CST) &
+				       (GTF_reading | GTF_writing)
+			       ? END_BUSY
+			       : END_DONE;
+	}
+	{
+		grant_entry_v1_t *v1 = &d->table[ref];
+		uint16_t flags = __atomic_load_n(&v1->flags, __ATOMIC_ACQUIRE);
+		do {
+			if (flags & (GTF_reading | GTF_writing))
+				return END_BUSY;
+			/* the domain's processes change flags too: compare-and-swap */
+		} while (!__atomic_compare_exchange_n(&v1->flags, &flags, 0, false,
+						      __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
+	}
 	return END_DONE;
 }
 
@@ -234,16 +248,11 @@ static int share_check(struct gnt_domain *d, struct hv_dom *hd, const struct gnt
 	if (share_find(hd, h->gfn))
 		return -EEXIST;
 	for (uint32_t i = 0; i < h->count; i++) {
-		grant_entry_v1_t *e;
-		if (refs[i] < GNTTAB_NR_RESERVED_ENTRIES ||
-		    refs[i] >= d->nr_frames * GNT_ENTRIES_PER_FRAME)
-			return -EINVAL;
-		e = &d->table[refs[i]];
+		struct gnt_entry e;
 		/* the domain may rewrite it at any time: a snapshot is all we
 		 * need, end_ref checks the frame again before ending it */
-		if ((__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & GTF_type_mask) !=
-			    GTF_permit_access ||
-		    __atomic_load_n(&e->frame, __ATOMIC_RELAXED) != h->gfn + i)
+		if (refs[i] < GNTTAB_NR_RESERVED_ENTRIES || gnt_core_entry(d, refs[i], &e) < 0 ||
+		    (e.flags & GTF_type_mask) != GTF_permit_access || e.frame != h->gfn + i)
 			return -EINVAL;
 	}
 	if ((uint64_t)hd->alloc_used + h->count > hd->alloc_limit)

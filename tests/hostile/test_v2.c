@@ -20,7 +20,8 @@
 
 struct hv2 {
 	uint32_t a, b;
-	volatile int *done;     /* shared: one side has finished */
+	volatile int *done;     /* shared: [0] one side has finished, [1] the
+				   storm's user has stopped using the granter */
 };
 
 static void fill(char *p)
@@ -108,6 +109,9 @@ static void storm_granter(void *arg)
 	}
 	CHECK(switched > 0);
 	*h->done = 1;
+	/* our exit ends the domain: not while the user may still be mid-probe */
+	while (!h->done[1])
+		usleep(1000);
 }
 
 static void storm_user(void *arg)
@@ -121,6 +125,7 @@ static void storm_user(void *arg)
 		maps += map_probe(h->a, ref, va);
 		copy_probe(h->a, ref, buf, &copies);
 	}
+	h->done[1] = 1;
 	CHECK(maps + copies > 0);
 	gnt_free_ballooned_pages(va, 1);
 	gnt_free_page(buf);

@@ -185,7 +185,9 @@ static void run(enum mode mode)
 	}
 	/* the victim's mappings are gone, A's grants free again; the victim's
 	 * share the peer maps stays granted (pinned), the other one ended */
-	expect_dom(g.b, 0, true, NV);
+	/* (at v2 an end of access invalidates the entry at once, as Linux's
+	 * v2 code does, while the pin holds the page) */
+	expect_dom(g.b, 0, true, th_grant_version() == 2 ? 0 : NV);
 	expect_dom(g.a, NV, false, NA);
 	CHECK_EQ(gnt_gntdev_domain_limits(g.b, 0, 0, NULL, NULL, &in_use), 0);
 	CHECK_EQ(in_use, 0);
@@ -273,7 +275,11 @@ static void lim_p2(void *arg)
 	CHECK_EQ(gnt_gntalloc_limit(), 7);
 	th_send_u32(&l->to_t, 4);
 	CHECK_EQ(th_recv_u32(&l->to_p2), 5);
-	CHECK_EQ(gnt_gntalloc_in_use(), 3); /* p1 died: its 2 went */
+	/* p1 died: its 2 go once gntd has seen its connection close, which
+	 * may come after our request */
+	for (int t = 0; t < 5000 && gnt_gntalloc_in_use() != 3; t++)
+		usleep(1000);
+	CHECK_EQ(gnt_gntalloc_in_use(), 3);
 }
 
 TEST(gntdev_limits_are_per_domain_and_changeable)

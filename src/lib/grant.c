@@ -407,6 +407,37 @@ static void *deferred_thread(void *arg)
 	return NULL;
 }
 
+/* The deferred list is the parent's business: a child that inherited it
+ * would end those grants and free those pages a second time (the parent's
+ * thread does it too).  Hold dlock across fork; the child starts empty. */
+static void dfork_prepare(void)
+{
+	pthread_mutex_lock(&dlock);
+}
+
+static void dfork_parent(void)
+{
+	pthread_mutex_unlock(&dlock);
+}
+
+static void dfork_child(void)
+{
+	while (dhead) {
+		struct deferred *d = dhead;
+		dhead = d->next;
+		free(d);
+	}
+	dcount = 0;
+	dthread = false;
+	pthread_cond_init(&dcond, NULL); /* the parent's thread may wait on it */
+	pthread_mutex_unlock(&dlock);
+}
+
+__attribute__((constructor)) static void deferred_init(void)
+{
+	pthread_atfork(dfork_prepare, dfork_parent, dfork_child);
+}
+
 void gnt_end_foreign_access(grant_ref_t ref, void *page)
 {
 	struct deferred *d;

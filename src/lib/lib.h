@@ -43,7 +43,6 @@ int gnt__grow_table(uint32_t want_frames);
 /* GNT_MSG_UNMAP_NOTIFY: kind GNT_UNMAP_NOTIFY_MAPPING / _GRANT. */
 int gnt__unmap_notify(uint32_t kind, uint32_t id, uint32_t offset, uint32_t flags,
 		      evtchn_port_t port);
-void gnt__pages_forget_all(void);
 /* gnt_unmap_refs for mappings this process no longer has (munmap'ed behind
  * our back): the address range may be someone else's now, leave it be. */
 int gnt__unmap_refs_gone(struct gnttab_unmap_grant_ref *ops, unsigned int count);

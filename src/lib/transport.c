@@ -402,9 +402,24 @@ uint64_t gnt_hypercall_count(void)
 	return __atomic_load_n(&gnt__g.hypercalls, __ATOMIC_RELAXED);
 }
 
+/* fork() while another thread talks to gntd would leave the child a copy of
+ * the lock that nobody will ever release: hold it across fork (nothing in
+ * libgnt forks while holding it).  The child's connection is its parent's
+ * until gnt__ensure sees the new pid. */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&gnt__g.lock);
+}
+
+static void fork_done(void)
+{
+	pthread_mutex_unlock(&gnt__g.lock);
+}
+
 __attribute__((constructor)) static void gnt__init(void)
 {
 	/* A domain process keeps others of its uid out of its memory. */
 	if (getenv("GNT_FD"))
 		prctl(PR_SET_DUMPABLE, 0);
+	pthread_atfork(fork_prepare, fork_done, fork_done);
 }

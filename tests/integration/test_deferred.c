@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../helpers.h"
@@ -43,8 +44,17 @@ static void granter(void *p)
 	gnt_end_foreign_access((grant_ref_t)ref, page); /* page is not ours now */
 	CHECK_EQ(gnt_deferred_count(), 1);
 	if (!s->by_timer) {
+		pid_t k;
+		int st = 0;
 		gnt_deferred_poll();
 		CHECK_EQ(gnt_deferred_count(), 1); /* still mapped */
+		/* a child inherits none of it: ending and freeing are ours */
+		k = fork();
+		if (k == 0)
+			_exit(gnt_deferred_count() == 0 ? 0 : 1);
+		CHECK(k > 0);
+		CHECK_EQ(waitpid(k, &st, 0), k);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	th_send_u32(&s->to_t, 2); /* the test looks at gntd */
 	CHECK_EQ(th_recv_u32(&s->t_to_a), 3);

@@ -93,20 +93,33 @@ static void report(struct run *r, struct report *rep)
 		_exit(3);
 }
 
-/* In a crash run: tell dom0 we are sharing, and wait for its word. */
-static void crash_point(struct run *r, int side)
+/* In a crash run: tell the peer (tell >= 0: over that link) and dom0 that
+ * we are sharing, and wait for dom0's word. */
+static void crash_point(struct run *r, int side, int tell)
 {
 	struct report rep = {.side = (uint32_t)side, .ready = 1};
 	char c;
 
 	if (r->crash == CRASH_NONE)
 		return;
+	if (tell >= 0)
+		send_msg(r, tell, 0, 0, 1);
 	report(r, &rep);
 	if (read(r->go[side][0], &c, 1) != 1)
 		_exit(0); /* we are the one to die */
 }
 
 /* ---- map and copy --------------------------------------------------------- */
+
+/* Wait for every deferred end of access (the peer unmaps or dies). */
+static int all_ended(void)
+{
+	for (int i = 0; i < 20000 && gnt_deferred_count(); i++) {
+		gnt_deferred_poll();
+		usleep(1000);
+	}
+	return gnt_deferred_count() == 0;
+}
 
 static void donor_grants(struct run *r, struct report *rep)
 {
@@ -115,6 +128,7 @@ static void donor_grants(struct run *r, struct report *rep)
 	struct gnt_dir_grant g;
 	struct msg m = {0};
 	uint64_t h0, t0;
+	size_t deferred = 0;
 
 	if (!buf)
 		return;
@@ -129,18 +143,26 @@ static void donor_grants(struct run *r, struct report *rep)
 	rep->hc = gnt_hypercall_count() - h0;
 	rep->refs = g.npages + g.ndir;
 	send_msg(r, fd, g.dir_ref, t0, 1);
-	crash_point(r, DONOR);
-	if (r->crash == CRASH_NONE && recv_msg(fd, &m) < 0)
+	/* normal run: the recipient is done; crash run: it has read every page
+	 * and still holds what it holds (the mapping) */
+	if (recv_msg(fd, &m) < 0)
 		return;
-	gnt_dir_end(&g);
-	gnt_free_pages(buf, r->n);
-	/* pages returned: every grant ends once the recipient is gone */
-	for (int i = 0; i < 5000 && gnt_deferred_count(); i++) {
-		gnt_deferred_poll();
-		usleep(1000);
-	}
-	rep->ok = gnt_deferred_count() == 0;
 	rep->supported = 1;
+	rep->ok = 1;
+	if (r->crash == CRASH_RECIP) {
+		/* end while the recipient maps: what it maps must be deferred,
+		 * and come back only through the deferred retry once it dies */
+		deferred = gnt_dir_end(&g);
+		gnt_free_pages(buf, r->n);
+		rep->ok = deferred == (r->approach == GNT_CMP_MAP ? r->n : 0);
+	}
+	crash_point(r, DONOR, -1);
+	if (r->crash != CRASH_RECIP) {
+		gnt_dir_end(&g);
+		gnt_free_pages(buf, r->n);
+	}
+	/* pages returned: every grant ends once the recipient is gone */
+	rep->ok = all_ended() && rep->ok;
 }
 
 static void recip_maps(struct run *r, const struct msg *m, struct report *rep)
@@ -152,7 +174,7 @@ static void recip_maps(struct run *r, const struct msg *m, struct report *rep)
 		return;
 	rep->ok = check_tags(map.addr, r->n);
 	rep->seconds = (double)(now_ns() - m->t0_ns) / 1e9;
-	crash_point(r, RECIP);
+	crash_point(r, RECIP, r->link[1]);
 	if (r->crash == CRASH_GRANTER) { /* the granter is dead: still ours? */
 		for (uint64_t i = 0; i < r->n; i++)
 			*word(map.addr, i) = tag(i);
@@ -173,7 +195,7 @@ static void recip_copies(struct run *r, const struct msg *m, struct report *rep)
 	    gnt_dir_copy(dst, (domid_t)r->dom[DONOR], refs, r->n, BATCH, NULL) == 0)
 		rep->ok = check_tags(dst, r->n);
 	rep->seconds = (double)(now_ns() - m->t0_ns) / 1e9;
-	crash_point(r, RECIP);
+	crash_point(r, RECIP, r->link[1]);
 	rep->ok = rep->ok && check_tags(dst, r->n); /* our copy, whatever happened */
 	if (dst)
 		gnt_free_pages(dst, r->n);
@@ -285,7 +307,7 @@ static void recip_accepts(struct run *r, struct report *rep)
 	/* the sharing costs this; ending the directory's grants depends on when
 	 * the donor's unmap settles (as the map donor's) */
 	rep->hc = gnt_hypercall_count() - h0;
-	crash_point(r, RECIP);
+	crash_point(r, RECIP, -1);
 	if (rep->ok && r->crash == CRASH_GRANTER) { /* the sender is dead: still ours? */
 		for (uint64_t j = 0; j < k; j++)
 			*(uint64_t *)gnt_gfn_to_virt(gfns[j]) = tag(done + j);
@@ -337,7 +359,7 @@ static void donor_transfers(struct run *r, struct report *rep)
 			rep->ok = recv_msg(fd, &m) == 0 && m.ok;
 	}
 	rep->hc = gnt_hypercall_count() - h0;
-	crash_point(r, DONOR);
+	crash_point(r, DONOR, -1);
 	/* moved, not shared: none of the last round's frames is ours now */
 	for (uint64_t j = 0; rep->ok && r->crash == CRASH_RECIP && j < k; j++)
 		rep->ok = gnt_gfn_to_virt(gfns[j]) == NULL;
@@ -367,7 +389,8 @@ static void side_main(struct run *r, int side)
 				recip_maps(r, &m, &rep);
 			else
 				recip_copies(r, &m, &rep);
-			send_msg(r, r->link[1], 0, 0, 1);
+			if (r->crash == CRASH_NONE) /* crash runs told at the crash point */
+				send_msg(r, r->link[1], 0, 0, 1);
 		}
 	}
 	report(r, &rep);

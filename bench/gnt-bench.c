@@ -50,6 +50,19 @@
  *                   unix_stream_W of this run.  vchan_vs_xenvchan_W: gnt's
  *                   own vchan_W_64k against it (target >= 2x).  Skipped
  *                   without xenvchan-peer beside gnt-bench.
+ *   dir_1GiB        share + map + touch of 1 GiB (262144 pages) through a
+ *                   grant-reference directory between two fresh domains (the
+ *                   donor's gnt_dir_grant starts .. the recipient has read a
+ *                   byte of every page), against raw_populate_1GiB: the
+ *                   recipient's mmap MAP_POPULATE of a populated 1 GiB memfd
+ *                   + the same touch.  Target <= 2x.  dir_per_page_N: the
+ *                   same per page for N = 1 .. 262144, against
+ *                   raw_per_page_N.
+ *   cmp_A_N_*       gnt compare-sharing (gnt_compare_run) for approach A
+ *                   (map, copy, transfer) and N pages: ms, hypercalls of
+ *                   both domains (_hc), messages (_msgs); baseline the map approach's
+ *                   figure for the same N.  Informational; --quick stops at
+ *                   N = 4096.
  *   memcpy_64MiB, pipe_rtt: informational (their own baseline, ratio 1).
  *
  * Where gntd runs (--gntd-cpu): the raw server always runs on the same CPU as
@@ -91,6 +104,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gnt/compare.h"
 #include "gnt/gnt.h"
 
 #define PG 4096ul
@@ -578,7 +592,9 @@ enum {
 	R_HC, R_MAP1, R_MAP16, R_MAP16U, R_MAP1024, R_MAP1024U, R_BIG, R_BIG_PP,
 	R_HC_SAME, R_MAP1_SAME, R_EV, R_VC64K, R_VC64B, R_VC4K, R_VC64K_64K, R_VC64B_64K,
 	R_VC4K_64K, R_XV64K, R_XV64B, R_XV4K, R_XVR64K, R_XVR64B, R_XVR4K, R_MEMCPY, R_PIPE,
-	R_COUNT
+	R_DIR_1G, R_DIR_PP, /* + SHARE_SIZES */
+	R_CMP = R_DIR_PP + 6, /* + approach * SHARE_SIZES * 3 + size * 3 + {ms, hc, msgs} */
+	R_COUNT = R_CMP + 3 * 6 * 3
 };
 
 struct result {
@@ -1402,6 +1418,248 @@ static pid_t spawn_in(uint32_t dom, int cpu, const int *close_fds, int nclose,
 	return pid;
 }
 
+/* ---- sharing N pages: a directory against MAP_POPULATE, and the comparison --
+
+ * Two fresh domains: a donor grants an N-page buffer (one unit) through a
+ * directory (gnt/dir.h) and sends the directory ref; the recipient maps it
+ * read-only and reads one byte per page.  Timed: the donor's gnt_dir_grant
+ * starts .. the recipient has touched every page (CLOCK_MONOTONIC across the
+ * two processes); ending and unmapping are not.  The baseline, measured by
+ * the recipient in the same rounds: mmap MAP_POPULATE of an N-page memfd
+ * populated beforehand + the same touch. */
+
+static const uint32_t share_ns[] = {1, 16, 256, 4096, 65536, 262144};
+#define SHARE_SIZES (sizeof(share_ns) / sizeof(share_ns[0]))
+#define SHARE_MAX 262144u
+
+struct share_args {
+	int link;      /* donor <-> recipient, SOCK_SEQPACKET */
+	int res;       /* recipient -> parent: double[SHARE_SIZES][2] */
+	domid_t peer;
+	bool quick;
+};
+
+struct share_req {
+	uint64_t t0;
+	uint32_t n, ref;
+};
+
+static bool share_wanted(size_t k)
+{
+	char name[40];
+	snprintf(name, sizeof(name), "dir_per_page_%u", share_ns[k]);
+	return want(name) || (share_ns[k] == SHARE_MAX && want("dir_1GiB"));
+}
+
+/* Donor: for each request n, grant a fresh n-page unit and send its
+ * directory; end it once the recipient is done with it.  n 0: stop. */
+static void share_donor(void *p)
+{
+	struct share_args *a = p;
+	struct share_req q;
+	uint32_t have = 0;
+	char *buf = NULL;
+
+	while (read(a->link, &q, sizeof(q)) == sizeof(q) && q.n) {
+		struct gnt_dir_grant g;
+		if (q.n != have) { /* one unit of exactly n pages: the unit rule */
+			if (buf)
+				gnt_free_pages(buf, have);
+			buf = gnt_alloc_pages(q.n);
+			if (!buf)
+				die("donor: %u pages", q.n);
+			for (uint32_t i = 0; i < q.n; i++)
+				buf[(size_t)i * PG] = (char)marker(i);
+			have = q.n;
+		}
+		q.t0 = now_ns();
+		if (gnt_dir_grant(&g, a->peer, buf, q.n, 1) < 0)
+			die("donor: gnt_dir_grant %u", q.n);
+		q.ref = g.dir_ref;
+		write_full(a->link, &q, sizeof(q));
+		if (read(a->link, &q, sizeof(q)) != sizeof(q))
+			die("donor: no word from the recipient");
+		gnt_dir_end(&g);
+		for (int i = 0; i < 10000 && gnt_deferred_count(); i++) {
+			gnt_deferred_poll();
+			usleep(100);
+		}
+	}
+	if (buf)
+		gnt_free_pages(buf, have);
+}
+
+static double share_gnt_cycle(struct share_args *a, uint32_t n, bool verify)
+{
+	struct share_req q = {.n = n};
+	struct gnt_dir_map m;
+	double us;
+
+	write_full(a->link, &q, sizeof(q));
+	if (read(a->link, &q, sizeof(q)) != sizeof(q))
+		die("recipient: no directory");
+	if (gnt_dir_map(&m, a->peer, q.ref, n, 1, 0) < 0)
+		die("recipient: gnt_dir_map %u", n);
+	touch(m.addr, n, verify);
+	us = (double)(now_ns() - q.t0) / 1e3;
+	gnt_dir_unmap(&m, 0);
+	write_full(a->link, &q, sizeof(q));
+	return us;
+}
+
+static double share_raw_cycle(int fd, uint32_t n)
+{
+	uint64_t t0 = now_ns();
+	char *p = mmap(NULL, (size_t)n * PG, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	double us;
+
+	if (p == MAP_FAILED)
+		die("raw: mmap %u pages", n);
+	touch(p, n, false);
+	us = (double)(now_ns() - t0) / 1e3;
+	munmap(p, (size_t)n * PG);
+	return us;
+}
+
+/* Recipient: per size, rounds of (gnt, raw) blocks alternating which goes
+ * first, the median of each block, then the median over blocks. */
+static void share_recipient(void *p)
+{
+	struct share_args *a = p;
+	double out[SHARE_SIZES][2] = {{0}};
+	int rounds = a->quick ? 3 : 7;
+	struct share_req stop = {0};
+
+	for (size_t k = 0; k < SHARE_SIZES; k++) {
+		uint32_t n = share_ns[k];
+		/* about 4096 pages' worth a block, at least one cycle */
+		int iters = scaled(n >= 4096 ? 1 : (int)(4096 / n) / (a->quick ? 3 : 1));
+		double va[16], vb[16], *lat;
+		int fd;
+
+		if (!share_wanted(k))
+			continue;
+		fd = populated_memfd(n);
+		lat = calloc((size_t)iters, sizeof(double));
+		if (!lat)
+			die("calloc");
+		for (int r = 0; r < rounds; r++)
+			for (int side = 0; side < 2; side++) {
+				bool gnt = (side == 0) == (r % 2 == 0);
+				for (int i = 0; i < iters; i++)
+					lat[i] = gnt ? share_gnt_cycle(a, n, r == 0 && i == 0)
+						     : share_raw_cycle(fd, n);
+				(gnt ? va : vb)[r] = median(lat, iters);
+			}
+		out[k][0] = median(va, rounds);
+		out[k][1] = median(vb, rounds);
+		free(lat);
+		close(fd);
+	}
+	write_full(a->link, &stop, sizeof(stop));
+	write_full(a->res, out, sizeof(out));
+}
+
+static void share_bench(bool quick, int cpu_donor, int cpu_recip)
+{
+	struct gnt_domain_config cfg = {.max_pages = SHARE_MAX + 1024, .max_grant_frames = 1040,
+					.max_maptrack_frames = 1100};
+	struct share_args da, ra;
+	double out[SHARE_SIZES][2];
+	int link[2], res[2], d, r;
+	bool any = false;
+
+	for (size_t k = 0; k < SHARE_SIZES; k++)
+		any = any || share_wanted(k);
+	if (!any)
+		return;
+	d = gnt_domain_create("bench-share-donor", &cfg);
+	r = gnt_domain_create("bench-share-recip", &cfg);
+	if (d <= 0 || r <= 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link) < 0 ||
+	    pipe2(res, O_CLOEXEC) < 0)
+		die("sharing bench set-up");
+	da = (struct share_args){.link = link[0], .res = -1, .peer = (domid_t)r, .quick = quick};
+	ra = (struct share_args){.link = link[1], .res = res[1], .peer = (domid_t)d, .quick = quick};
+	{
+		int cd[] = {link[1], res[0], res[1]}, cr[] = {link[0], res[0]};
+		kids[1] = spawn_in((uint32_t)d, cpu_donor, cd, 3, share_donor, &da);
+		kids[2] = spawn_in((uint32_t)r, cpu_recip, cr, 2, share_recipient, &ra);
+	}
+	close(link[0]);
+	close(link[1]);
+	close(res[1]);
+	read_full(res[0], out, sizeof(out));
+	close(res[0]);
+	for (int i = 2; i >= 1; i--) {
+		int st;
+		waitpid(kids[i], &st, 0);
+		kids[i] = -1;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			die("sharing %s failed (status 0x%x)", i == 2 ? "recipient" : "donor", st);
+	}
+	gnt_domain_destroy((uint32_t)d);
+	gnt_domain_destroy((uint32_t)r);
+	for (size_t k = 0; k < SHARE_SIZES; k++) {
+		char name[40], bname[40];
+		uint32_t n = share_ns[k];
+		if (!share_wanted(k))
+			continue;
+		snprintf(name, sizeof(name), "dir_per_page_%u", n);
+		snprintf(bname, sizeof(bname), "raw_per_page_%u", n);
+		set_result(R_DIR_PP + (int)k, name, "us", bname, out[k][0] / n, out[k][1] / n, 0,
+			   quick ? 3 : 7);
+		if (n == SHARE_MAX && want("dir_1GiB"))
+			set_result(R_DIR_1G, "dir_1GiB", "ms", "raw_populate_1GiB", out[k][0] / 1e3,
+				   out[k][1] / 1e3, 2.0, quick ? 3 : 7);
+	}
+}
+
+/* gnt compare-sharing's figures (gnt_compare_run, one run each): time, total
+ * hypercalls (both domains) and messages per approach and size, each beside
+ * the map approach's figure for the same size.  Informational.  --quick
+ * stops at 4096 pages; "--only compare_sharing" runs just these. */
+static void compare_bench(bool quick)
+{
+	static const char *const tag[] = {"map", "copy", "transfer"};
+
+	for (size_t k = 0; k < SHARE_SIZES && !(quick && share_ns[k] > 4096); k++) {
+		struct gnt_compare_result res[GNT_CMP_APPROACHES];
+		for (int a = 0; a < GNT_CMP_APPROACHES; a++) {
+			int err;
+			char probe[40];
+			snprintf(probe, sizeof(probe), "cmp_%s_%u_ms", tag[a], share_ns[k]);
+			if (!want(probe) && !want("compare_sharing")) {
+				res[a].verified = 0;
+				continue;
+			}
+			err = gnt_compare_run(a, share_ns[k], &res[a]);
+			if (err < 0 || !res[a].verified) {
+				errno = err < 0 ? -err : 0;
+				die("gnt_compare_run(%s, %u)", tag[a], share_ns[k]);
+			}
+		}
+		for (int a = 0; a < GNT_CMP_APPROACHES; a++) {
+			const struct gnt_compare_result *x = &res[a], *m = &res[GNT_CMP_MAP];
+			int i = R_CMP + (a * (int)SHARE_SIZES + (int)k) * 3;
+			char n[3][40], b[3][40];
+			if (!x->verified)
+				continue;
+			snprintf(n[0], 40, "cmp_%s_%u_ms", tag[a], share_ns[k]);
+			snprintf(n[1], 40, "cmp_%s_%u_hc", tag[a], share_ns[k]);
+			snprintf(n[2], 40, "cmp_%s_%u_msgs", tag[a], share_ns[k]);
+			snprintf(b[0], 40, "cmp_map_%u_ms", share_ns[k]);
+			snprintf(b[1], 40, "cmp_map_%u_hc", share_ns[k]);
+			snprintf(b[2], 40, "cmp_map_%u_msgs", share_ns[k]);
+			set_result(i, n[0], "ms", b[0], x->seconds * 1e3,
+				   m->verified ? m->seconds * 1e3 : 0, 0, 1);
+			set_result(i + 1, n[1], "calls", b[1], (double)(x->hc_donor + x->hc_recip),
+				   m->verified ? (double)(m->hc_donor + m->hc_recip) : 0, 0, 1);
+			set_result(i + 2, n[2], "msgs", b[2], (double)x->messages,
+				   m->verified ? (double)m->messages : 0, 0, 1);
+		}
+	}
+}
+
 struct granter_args {
 	domid_t mapper;
 	int refs_out, done_in;
@@ -1445,7 +1703,8 @@ static void usage(FILE *f)
 		"  --gntd-cpu N  pin gntd (and the raw server) to CPU N (default 1, the CPU\n"
 		"                opposite the mapper on CPU 0: cross-core); -1: unpinned\n"
 		"  --quick       fewer iterations (about a third)\n"
-		"  --only LIST   run only these benches (comma-separated names)\n"
+		"  --only LIST   run only these benches (comma-separated names;\n"
+		"                compare_sharing: every cmp_* line)\n"
 		"  --scale X     multiply the iterations per round by X\n");
 }
 
@@ -1640,6 +1899,9 @@ int main(int argc, char **argv)
 		}
 	}
 	xenvchan_bench(quick);
+	alarm(900); /* the sharing benches move 1 GiB many times */
+	share_bench(quick, cpu_grant, cpu_map);
+	compare_bench(quick);
 	if (want("memcpy_64MiB"))
 		set_result(R_MEMCPY, "memcpy_64MiB", "GB/s", "memcpy_64MiB", memcpy_gbs,
 			   memcpy_gbs, 0, quick ? 3 : 7);

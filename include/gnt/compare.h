@@ -10,7 +10,9 @@
  *                     into its own memory, nothing is mapped
  *   GNT_CMP_TRANSFER  the recipient offers accept-transfer refs (in a
  *                     directory it grants); the donor GNTTABOP_transfer's its
- *                     pages into them (ownership moves)
+ *                     pages into them (ownership moves), in rounds of at most
+ *                     4096 pages that the recipient reads and gives back
+ *                     before the next (each page is a one-page unit)
  *
  * A "message" is one write of a value by one domain that the other domain
  * reads (here: one datagram on a socket pair between the two processes; in
@@ -54,7 +56,9 @@ const char *gnt_compare_outcome_str(enum gnt_compare_outcome o);
  * -errno (no gntd, not dom0, -ENOMEM over a limit). */
 int gnt_compare_run(int approach, uint64_t npages, struct gnt_compare_result *r);
 /* Share 16 pages by `approach`, SIGKILL the granter (granter_dies) or the
- * recipient while shared, and check what the survivor sees. */
+ * recipient while shared, and check what the survivor sees (docs/design.md,
+ * "The comparison").  *out is GNT_CMP_UNVERIFIED when the survivor's check
+ * failed.  Returns 0 or -errno as gnt_compare_run. */
 int gnt_compare_crash(int approach, int granter_dies, enum gnt_compare_outcome *out);
 
 #ifdef __cplusplus

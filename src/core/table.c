@@ -20,7 +20,7 @@ static inline grant_entry_v2_t *entry_v2(const struct gnt_domain *d, grant_ref_t
 	return (grant_entry_v2_t *)(void *)d->table + ref;
 }
 
-static inline uint32_t *header_word(const struct gnt_domain *d, grant_ref_t ref)
+uint32_t *gnt__entry_header_word(const struct gnt_domain *d, grant_ref_t ref)
 {
 	/* flags | domid << 16, little endian: the first word in both versions */
 	return d->version == 2 ? (uint32_t *)(void *)entry_v2(d, ref)
@@ -40,7 +40,7 @@ uint32_t gnt_core_nr_entries(const struct gnt_domain *d)
 
 uint32_t gnt__entry_header(const struct gnt_domain *d, grant_ref_t ref)
 {
-	return __atomic_load_n(header_word(d, ref), __ATOMIC_ACQUIRE);
+	return __atomic_load_n(gnt__entry_header_word(d, ref), __ATOMIC_ACQUIRE);
 }
 
 int gnt_core_entry(const struct gnt_domain *d, grant_ref_t ref, struct gnt_entry *e)
@@ -85,7 +85,7 @@ void gnt__clear_status(struct gnt_domain *g, grant_ref_t ref, uint16_t bits)
 static int16_t set_status_v1(struct gnt_domain *g, grant_ref_t ref, uint16_t to, bool write,
 			     bool map, uint32_t *hdr)
 {
-	uint32_t *p = header_word(g, ref);
+	uint32_t *p = gnt__entry_header_word(g, ref);
 	uint32_t old = __atomic_load_n(p, __ATOMIC_ACQUIRE);
 	uint16_t mask = GTF_type_mask | (map ? GTF_sub_page : 0);
 

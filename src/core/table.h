@@ -10,7 +10,9 @@
 
 #include "core.h"
 
-/* flags | domid << 16 of entry ref, one atomic load (either version). */
+/* The word holding flags | domid << 16 of entry ref (either version), and
+ * its value read with one atomic load. */
+uint32_t *gnt__entry_header_word(const struct gnt_domain *d, grant_ref_t ref);
 uint32_t gnt__entry_header(const struct gnt_domain *d, grant_ref_t ref);
 /* Xen's _set_status_v1/_v2: check that ref grants `to` what is asked and
  * set GTF_reading (and GTF_writing).  map: no sub_page (and no transitive);

@@ -13,6 +13,7 @@
  */
 #include "transfer.h"
 #include "core_int.h"
+#include "table.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,14 +52,15 @@ static struct gnt_unit *steal(struct gnt_core *c, struct gnt_domain *self, uint3
 }
 
 /* Xen's gnttab_prepare_for_transfer: e's entry ref must be exactly
- * GTF_accept_transfer for `from`; mark it committed. */
+ * GTF_accept_transfer for `from`; mark it committed.  In either version the
+ * flags are the entry header's (v2 keeps only reading/writing apart). */
 static int16_t commit_entry(struct gnt_domain *e, grant_ref_t ref, uint16_t from)
 {
 	uint32_t *combo, old;
 
-	if (ref >= e->nr_frames * GNT_ENTRIES_PER_FRAME)
+	if (ref >= gnt_core_nr_entries(e))
 		return GNTST_general_error;
-	combo = (uint32_t *)(void *)&e->table[ref]; /* flags | domid << 16 */
+	combo = gnt__entry_header_word(e, ref); /* flags | domid << 16 */
 	old = __atomic_load_n(combo, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < TRANSFER_RETRIES; i++) {
 		if ((uint16_t)old != GTF_accept_transfer || (uint16_t)(old >> 16) != from)
@@ -82,7 +84,7 @@ static int16_t deliver(struct gnt_core *c, struct gnt_domain *self,
 
 	if (!e)
 		return GNTST_bad_domain; /* DOMID_SELF too, as Xen */
-	if (e->next_gfn > UINT32_MAX)
+	if (e->version != 2 && e->next_gfn > UINT32_MAX)
 		return GNTST_address_too_big; /* a v1 entry's frame has 32 bits */
 	/* overflow-safe headroom check (XSA-385); a dying domain takes nothing */
 	if (e->state != GNT_DOM_ALIVE || e->tot_pages >= e->max_pages)
@@ -98,9 +100,14 @@ static int16_t deliver(struct gnt_core *c, struct gnt_domain *self,
 					       failed assign_pages */
 	e->next_gfn++;
 	e->tot_pages++;
-	__atomic_store_n(&e->table[op->ref].frame, (uint32_t)gfn, __ATOMIC_RELAXED);
-	/* the frame is visible before the receiver sees the transfer completed */
-	__atomic_fetch_or(&e->table[op->ref].flags, (uint16_t)GTF_transfer_completed,
+	if (e->version == 2)
+		__atomic_store_n(&((grant_entry_v2_t *)(void *)e->table)[op->ref].full_page.frame,
+				 gfn, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&e->table[op->ref].frame, (uint32_t)gfn, __ATOMIC_RELAXED);
+	/* the frame is visible before the receiver sees the transfer completed
+	 * (flags are the low half of the header word, little endian) */
+	__atomic_fetch_or(gnt__entry_header_word(e, op->ref), (uint32_t)GTF_transfer_completed,
 			  __ATOMIC_RELEASE);
 	return GNTST_okay;
 }

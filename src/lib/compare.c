@@ -93,20 +93,33 @@ static void report(struct run *r, struct report *rep)
 		_exit(3);
 }
 
-/* In a crash run: tell dom0 we are sharing, and wait for its word. */
-static void crash_point(struct run *r, int side)
+/* In a crash run: tell the peer (tell >= 0: over that link) and dom0 that
+ * we are sharing, and wait for dom0's word. */
+static void crash_point(struct run *r, int side, int tell)
 {
 	struct report rep = {.side = (uint32_t)side, .ready = 1};
 	char c;
 
 	if (r->crash == CRASH_NONE)
 		return;
+	if (tell >= 0)
+		send_msg(r, tell, 0, 0, 1);
 	report(r, &rep);
 	if (read(r->go[side][0], &c, 1) != 1)
 		_exit(0); /* we are the one to die */
 }
 
 /* ---- map and copy --------------------------------------------------------- */
+
+/* Wait for every deferred end of access (the peer unmaps or dies). */
+static int all_ended(void)
+{
+	for (int i = 0; i < 20000 && gnt_deferred_count(); i++) {
+		gnt_deferred_poll();
+		usleep(1000);
+	}
+	return gnt_deferred_count() == 0;
+}
 
 static void donor_grants(struct run *r, struct report *rep)
 {
@@ -115,6 +128,7 @@ static void donor_grants(struct run *r, struct report *rep)
 	struct gnt_dir_grant g;
 	struct msg m = {0};
 	uint64_t h0, t0;
+	size_t deferred = 0;
 
 	if (!buf)
 		return;
@@ -129,18 +143,26 @@ static void donor_grants(struct run *r, struct report *rep)
 	rep->hc = gnt_hypercall_count() - h0;
 	rep->refs = g.npages + g.ndir;
 	send_msg(r, fd, g.dir_ref, t0, 1);
-	crash_point(r, DONOR);
-	if (r->crash == CRASH_NONE && recv_msg(fd, &m) < 0)
+	/* normal run: the recipient is done; crash run: it has read every page
+	 * and still holds what it holds (the mapping) */
+	if (recv_msg(fd, &m) < 0)
 		return;
-	gnt_dir_end(&g);
-	gnt_free_pages(buf, r->n);
-	/* pages returned: every grant ends once the recipient is gone */
-	for (int i = 0; i < 5000 && gnt_deferred_count(); i++) {
-		gnt_deferred_poll();
-		usleep(1000);
-	}
-	rep->ok = gnt_deferred_count() == 0;
 	rep->supported = 1;
+	rep->ok = 1;
+	if (r->crash == CRASH_RECIP) {
+		/* end while the recipient maps: what it maps must be deferred,
+		 * and come back only through the deferred retry once it dies */
+		deferred = gnt_dir_end(&g);
+		gnt_free_pages(buf, r->n);
+		rep->ok = deferred == (r->approach == GNT_CMP_MAP ? r->n : 0);
+	}
+	crash_point(r, DONOR, -1);
+	if (r->crash != CRASH_RECIP) {
+		gnt_dir_end(&g);
+		gnt_free_pages(buf, r->n);
+	}
+	/* pages returned: every grant ends once the recipient is gone */
+	rep->ok = all_ended() && rep->ok;
 }
 
 static void recip_maps(struct run *r, const struct msg *m, struct report *rep)
@@ -152,7 +174,7 @@ static void recip_maps(struct run *r, const struct msg *m, struct report *rep)
 		return;
 	rep->ok = check_tags(map.addr, r->n);
 	rep->seconds = (double)(now_ns() - m->t0_ns) / 1e9;
-	crash_point(r, RECIP);
+	crash_point(r, RECIP, r->link[1]);
 	if (r->crash == CRASH_GRANTER) { /* the granter is dead: still ours? */
 		for (uint64_t i = 0; i < r->n; i++)
 			*word(map.addr, i) = tag(i);
@@ -173,7 +195,7 @@ static void recip_copies(struct run *r, const struct msg *m, struct report *rep)
 	    gnt_dir_copy(dst, (domid_t)r->dom[DONOR], refs, r->n, BATCH, NULL) == 0)
 		rep->ok = check_tags(dst, r->n);
 	rep->seconds = (double)(now_ns() - m->t0_ns) / 1e9;
-	crash_point(r, RECIP);
+	crash_point(r, RECIP, r->link[1]);
 	rep->ok = rep->ok && check_tags(dst, r->n); /* our copy, whatever happened */
 	if (dst)
 		gnt_free_pages(dst, r->n);
@@ -183,6 +205,53 @@ static void recip_copies(struct run *r, const struct msg *m, struct report *rep)
 
 /* ---- transfer --------------------------------------------------------------- */
 
+/* A transferred page arrives as a one-page unit of its own (a memfd in gntd,
+ * a mapping in the recipient: docs/design.md "Transfer and exchange"), and
+ * only one-page units can be transferred.  So N pages go in rounds of at
+ * most XFER_WINDOW: the donor allocates and transfers a round, the
+ * recipient reads it and gives the pages back before the next, which keeps
+ * gntd's descriptors and each process's mappings bounded whatever N. */
+#define XFER_WINDOW 4096u
+
+static uint64_t rounds_left(const struct run *r, uint64_t done)
+{
+	return r->n - done < XFER_WINDOW ? r->n - done : XFER_WINDOW;
+}
+
+/* k one-page units of our own (XENMEM_populate_physmap without
+ * GNT_MEMF_one_unit: gntd hands out at most 128 a call). */
+static int alloc_single(uint64_t *gfns, uint64_t k)
+{
+	for (uint64_t got = 0; got < k;) {
+		struct xen_memory_reservation m = {.extent_start = gfns + got,
+						   .nr_extents = k - got,
+						   .domid = DOMID_SELF};
+		long rc = gnt_memory_op(XENMEM_populate_physmap, &m);
+		if (rc <= 0)
+			return rc < 0 ? (int)rc : -ENOMEM;
+		got += (uint64_t)rc;
+	}
+	return 0;
+}
+
+static void free_single(uint64_t *gfns, uint64_t k)
+{
+	struct xen_memory_reservation m = {.extent_start = gfns, .nr_extents = k,
+					   .domid = DOMID_SELF};
+	gnt_memory_op(XENMEM_decrease_reservation, &m);
+}
+
+/* Pages gfns[0..k) hold the tags of pages first.. of the buffer. */
+static int check_frames(const uint64_t *gfns, uint64_t first, uint64_t k)
+{
+	for (uint64_t j = 0; j < k; j++) {
+		uint64_t *p = gfns[j] ? gnt_gfn_to_virt(gfns[j]) : NULL;
+		if (!p || *p != tag(first + j))
+			return 0;
+	}
+	return 1;
+}
+
 /* Recipient: offer n accept-transfer entries (Xen's
  * gnttab_grant_foreign_transfer_ref) and publish them in a directory. */
 static int offer(struct run *r, struct gnt_dir_grant *g)
@@ -190,77 +259,113 @@ static int offer(struct run *r, struct gnt_dir_grant *g)
 	int err = gnt__dir_init(g, (domid_t)r->dom[DONOR], r->n);
 
 	for (uint64_t i = 0; !err && i < r->n; i++) {
-		grant_ref_t head;
-		err = gnt_alloc_grant_references(1, &head);
-		if (!err) {
-			grant_entry_v1_t *e = &gnt__g.table[head];
-			g->refs[i] = head;
-			__atomic_store_n(&e->domid, (domid_t)r->dom[DONOR], __ATOMIC_RELAXED);
-			__atomic_store_n(&e->frame, 0, __ATOMIC_RELAXED);
-			/* domid before the entry becomes valid */
-			__atomic_store_n(&e->flags, GTF_accept_transfer, __ATOMIC_RELEASE);
-		}
+		int ref = gnt_grant_foreign_transfer((domid_t)r->dom[DONOR]);
+		err = ref < 0 ? ref : 0;
+		if (!err)
+			g->refs[i] = (grant_ref_t)ref;
 	}
 	return err ? err : gnt__dir_publish(g);
+}
+
+/* One round's pages: end each offer (the gfn it brought) and read it. */
+static int take_round(struct run *r, const struct gnt_dir_grant *g, uint64_t done, uint64_t k,
+		      uint64_t *gfns)
+{
+	for (uint64_t j = 0; j < k; j++)
+		gfns[j] = gnt_end_foreign_transfer_ref(g->refs[done + j]);
+	return check_frames(gfns, done, k);
 }
 
 static void recip_accepts(struct run *r, struct report *rep)
 {
 	int fd = r->link[1];
 	struct gnt_dir_grant g;
+	uint64_t *gfns = malloc(XFER_WINDOW * sizeof(*gfns));
+	uint64_t h0 = gnt_hypercall_count(), t0 = now_ns(), done = 0, k = 0;
 	struct msg m = {0};
-	uint64_t h0 = gnt_hypercall_count(), t0 = now_ns();
 
-	if (offer(r, &g) < 0)
+	if (!gfns || offer(r, &g) < 0) {
+		free(gfns);
 		return;
+	}
 	rep->refs = g.npages + g.ndir;
 	send_msg(r, fd, g.dir_ref, t0, 1);
-	if (recv_msg(fd, &m) < 0)
-		return;
-	rep->supported = (int)m.ok;
-	rep->ok = rep->supported;
-	for (uint64_t i = 0; rep->ok && i < r->n; i++) {
-		grant_entry_v1_t *e = &gnt__g.table[g.refs[i]];
-		uint16_t f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
-		void *p = gnt_gfn_to_virt(__atomic_load_n(&e->frame, __ATOMIC_RELAXED));
-		rep->ok = (f & GTF_transfer_completed) && p && *(uint64_t *)p == tag(i);
+	rep->ok = rep->supported = 1;
+	for (; done < r->n; done += k) {
+		k = rounds_left(r, done);
+		if (recv_msg(fd, &m) < 0 || !m.ok) {
+			rep->ok = 0;
+			break;
+		}
+		rep->ok = take_round(r, &g, done, k, gfns) && rep->ok;
+		if (done + k == r->n)
+			break; /* the last round's pages stay ours: checked below */
+		free_single(gfns, k);
+		send_msg(r, fd, 0, 0, 1); /* room for the next round */
 	}
 	rep->seconds = (double)(now_ns() - t0) / 1e9;
-	crash_point(r, RECIP);
-	gnt_dir_end(&g);
+	/* the sharing costs this; ending the directory's grants depends on when
+	 * the donor's unmap settles (as the map donor's) */
 	rep->hc = gnt_hypercall_count() - h0;
+	crash_point(r, RECIP, -1);
+	if (rep->ok && r->crash == CRASH_GRANTER) { /* the sender is dead: still ours? */
+		for (uint64_t j = 0; j < k; j++)
+			*(uint64_t *)gnt_gfn_to_virt(gfns[j]) = tag(done + j);
+		rep->ok = check_frames(gfns, done, k);
+	}
+	if (rep->ok)
+		free_single(gfns, k);
+	gnt_dir_end(&g); /* the accept refs are free entries by now */
+	free(gfns);
+}
+
+/* Donor: one round: k new pages, tagged, transferred with one hypercall. */
+static int transfer_round(struct run *r, const grant_ref_t *refs, uint64_t done, uint64_t k,
+			  uint64_t *gfns, struct gnttab_transfer *ops)
+{
+	int ok = alloc_single(gfns, k) == 0;
+
+	for (uint64_t j = 0; ok && j < k; j++) {
+		uint64_t *p = gnt_gfn_to_virt(gfns[j]);
+		*p = tag(done + j);
+		ops[j] = (struct gnttab_transfer){
+			.mfn = gfns[j], .domid = (domid_t)r->dom[RECIP], .ref = refs[done + j]};
+	}
+	ok = ok && gnt_grant_table_op(GNTTABOP_transfer, ops, (unsigned int)k) == 0;
+	for (uint64_t j = 0; ok && j < k; j++)
+		ok = ops[j].status == GNTST_okay;
+	return ok;
 }
 
 static void donor_transfers(struct run *r, struct report *rep)
 {
 	int fd = r->link[0];
-	char *buf = gnt_alloc_pages(r->n);
-	struct gnttab_transfer *ops = malloc(BATCH * sizeof(*ops));
+	struct gnttab_transfer *ops = malloc(XFER_WINDOW * sizeof(*ops));
+	uint64_t *gfns = malloc(XFER_WINDOW * sizeof(*gfns));
 	grant_ref_t *refs = malloc(r->n * sizeof(*refs));
+	uint64_t h0 = gnt_hypercall_count(), k = 0;
 	struct msg m;
-	uint64_t h0 = gnt_hypercall_count();
-	long rc = 0;
 
 	rep->supported = 1;
-	if (!buf || !ops || !refs || recv_msg(fd, &m) < 0 ||
+	if (!ops || !gfns || !refs || recv_msg(fd, &m) < 0 ||
 	    gnt_dir_read((domid_t)r->dom[RECIP], (grant_ref_t)m.ref, r->n, refs, NULL) < 0)
-		return;
-	for (uint64_t i = 0; i < r->n; i++)
-		*word(buf, i) = tag(i);
-	for (uint64_t i = 0; rc >= 0 && i < r->n; i += BATCH) {
-		uint64_t k = r->n - i < BATCH ? r->n - i : BATCH;
-		for (uint64_t j = 0; j < k; j++)
-			ops[j] = (struct gnttab_transfer){.mfn = gnt_virt_to_gfn(word(buf, i + j)),
-							  .domid = (domid_t)r->dom[RECIP],
-							  .ref = refs[i + j]};
-		rc = gnt_grant_table_op(GNTTABOP_transfer, ops, (unsigned int)k);
+		goto out;
+	rep->ok = 1;
+	for (uint64_t done = 0; rep->ok && done < r->n; done += k) {
+		k = rounds_left(r, done);
+		rep->ok = transfer_round(r, refs, done, k, gfns, ops);
+		send_msg(r, fd, 0, 0, (uint64_t)rep->ok);
+		if (rep->ok && done + k < r->n)
+			rep->ok = recv_msg(fd, &m) == 0 && m.ok;
 	}
-	rep->supported = rc >= 0;
-	rep->ok = rc >= 0;
-	send_msg(r, fd, 0, 0, (uint64_t)rep->supported);
-	crash_point(r, DONOR);
 	rep->hc = gnt_hypercall_count() - h0;
+	crash_point(r, DONOR, -1);
+	/* moved, not shared: none of the last round's frames is ours now */
+	for (uint64_t j = 0; rep->ok && r->crash == CRASH_RECIP && j < k; j++)
+		rep->ok = gnt_gfn_to_virt(gfns[j]) == NULL;
+out:
 	free(ops);
+	free(gfns);
 	free(refs);
 }
 
@@ -284,7 +389,8 @@ static void side_main(struct run *r, int side)
 				recip_maps(r, &m, &rep);
 			else
 				recip_copies(r, &m, &rep);
-			send_msg(r, r->link[1], 0, 0, 1);
+			if (r->crash == CRASH_NONE) /* crash runs told at the crash point */
+				send_msg(r, r->link[1], 0, 0, 1);
 		}
 	}
 	report(r, &rep);
@@ -452,8 +558,6 @@ int gnt_compare_crash(int approach, int granter_dies, enum gnt_compare_outcome *
 	if (approach < 0 || approach >= GNT_CMP_APPROACHES)
 		return -EINVAL;
 	*out = GNT_CMP_UNVERIFIED;
-	if (approach == GNT_CMP_TRANSFER)
-		return 0; /* see docs/design.md: runs once gntd has transfer */
 	run_init(&r, approach, CRASH_PAGES, granter_dies ? CRASH_GRANTER : CRASH_RECIP);
 	err = open_pipes(&r);
 	if (!err)
@@ -461,7 +565,9 @@ int gnt_compare_crash(int approach, int granter_dies, enum gnt_compare_outcome *
 	close_pipes(&r);
 	if (err < 0 || !rep[survivor].ok)
 		return err;
-	if (!granter_dies)
+	if (approach == GNT_CMP_TRANSFER)
+		*out = GNT_CMP_NOT_APPLICABLE; /* the pages moved: nothing was shared */
+	else if (!granter_dies)
 		*out = GNT_CMP_PAGES_RETURNED;
 	else
 		*out = approach == GNT_CMP_MAP ? GNT_CMP_KEEPS_WORKING : GNT_CMP_NOT_APPLICABLE;

@@ -479,18 +479,28 @@ int gnt_grant_set_unmap_notify(grant_ref_t ref, uint32_t offset, uint32_t flags,
 
 /* ---- receiving transfers (Linux's gnttab_grant_foreign_transfer) -------- */
 
+/* The header of entry ref in the version in effect: a transfer's flags are
+ * there in v2 too (only reading/writing move to the status frames). */
+static grant_entry_header_t *transfer_hdr(grant_ref_t ref)
+{
+	return gnt__g.version == 2 ? &entry_v2(ref)->hdr
+				   : (grant_entry_header_t *)(void *)&gnt__g.table[ref];
+}
+
 void gnt_grant_foreign_transfer_ref(grant_ref_t ref, domid_t domid)
 {
-	grant_entry_v1_t *e;
+	grant_entry_header_t *h;
 
 	pthread_mutex_lock(&gnt__g.lock);
-	if (gnt__ensure() == 0 &&
-	    ref < gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t))) {
-		e = &gnt__g.table[ref];
-		__atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
-		__atomic_store_n(&e->frame, 0, __ATOMIC_RELAXED);
+	if (gnt__ensure() == 0 && ref < refs_in(gnt__g.max_frames)) {
+		h = transfer_hdr(ref);
+		__atomic_store_n(&h->domid, domid, __ATOMIC_RELAXED);
+		if (gnt__g.version == 2)
+			__atomic_store_n(&entry_v2(ref)->full_page.frame, 0, __ATOMIC_RELAXED);
+		else
+			__atomic_store_n(&gnt__g.table[ref].frame, 0, __ATOMIC_RELAXED);
 		/* domid visible before the entry becomes valid */
-		__atomic_store_n(&e->flags, (uint16_t)GTF_accept_transfer, __ATOMIC_RELEASE);
+		__atomic_store_n(&h->flags, (uint16_t)GTF_accept_transfer, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&gnt__g.lock);
 }
@@ -511,21 +521,26 @@ int gnt_grant_foreign_transfer(domid_t domid)
 	return (int)r;
 }
 
+static uint64_t transferred_frame(grant_ref_t ref)
+{
+	return gnt__g.version == 2 ? __atomic_load_n(&entry_v2(ref)->full_page.frame, __ATOMIC_RELAXED)
+				   : __atomic_load_n(&gnt__g.table[ref].frame, __ATOMIC_RELAXED);
+}
+
 static uint64_t end_transfer_locked(grant_ref_t ref)
 {
-	grant_entry_v1_t *e;
+	grant_entry_header_t *h;
 	uint16_t flags;
 	uint64_t gfn;
 	int32_t rc;
 
-	if (gnt__ensure() < 0 ||
-	    ref >= gnt__g.max_frames * (GNT_PAGE_SIZE / sizeof(grant_entry_v1_t)))
+	if (gnt__ensure() < 0 || ref >= refs_in(gnt__g.max_frames))
 		return 0;
-	e = &gnt__g.table[ref];
-	flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	h = transfer_hdr(ref);
+	flags = __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE);
 	/* not committed: withdraw the offer, unless gntd commits right now */
 	while (!(flags & GTF_transfer_committed))
-		if (__atomic_compare_exchange_n(&e->flags, &flags, 0, false, __ATOMIC_SEQ_CST,
+		if (__atomic_compare_exchange_n(&h->flags, &flags, 0, false, __ATOMIC_SEQ_CST,
 						__ATOMIC_ACQUIRE))
 			return 0;
 	if (!(flags & GTF_transfer_completed)) {
@@ -533,11 +548,11 @@ static uint64_t end_transfer_locked(grant_ref_t ref)
 		 * one request at a time and a transfer is one request, so once any
 		 * request of ours is answered the transfer is over (Linux spins). */
 		gnt__rpc(GNT_MSG_SETTLE, 0, ref, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, &rc);
-		flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+		flags = __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE);
 	}
 	/* the frame was written before completed (release in gntd) */
-	gfn = flags & GTF_transfer_completed ? __atomic_load_n(&e->frame, __ATOMIC_RELAXED) : 0;
-	__atomic_store_n(&e->flags, 0, __ATOMIC_RELEASE);
+	gfn = flags & GTF_transfer_completed ? transferred_frame(ref) : 0;
+	__atomic_store_n(&h->flags, 0, __ATOMIC_RELEASE);
 	return gfn;
 }
 

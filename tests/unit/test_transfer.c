@@ -287,3 +287,36 @@ TEST(transfer_sender_release_after)
 	CHECK(fx_stats_idle(e.c));
 	fx_destroy(e.c);
 }
+
+/* A v2 receiver: the accept entry is a 16-byte entry (flags in its header,
+ * the new gfn in full_page.frame, all 64 bits of it: no 32-bit limit), and
+ * refs are bounded by 256 entries a frame. */
+TEST(transfer_into_v2_table)
+{
+	struct env e = env();
+	struct gnttab_set_version sv = {.version = 2};
+	grant_entry_v2_t *t;
+	uint64_t big = (uint64_t)UINT32_MAX + 7;
+	uint32_t nr;
+
+	CHECK_EQ(gnt_core_set_version(e.c, e.r, &sv), 0);
+	t = (grant_entry_v2_t *)(void *)e.r->table;
+	nr = gnt_core_nr_entries(e.r);
+	CHECK_EQ(nr, e.r->nr_frames * GNT_V2_ENTRIES_PER_FRAME);
+	__atomic_store_n(&t[REF].hdr.domid, e.s->id, __ATOMIC_RELAXED);
+	__atomic_store_n(&t[REF].hdr.flags, (uint16_t)GTF_accept_transfer, __ATOMIC_RELEASE);
+	e.r->next_gfn = big;
+	CHECK_EQ(xfer(&e, e.s, e.gfn, e.r->id, REF), GNTST_okay);
+	CHECK_EQ(t[REF].hdr.flags,
+		 GTF_accept_transfer | GTF_transfer_committed | GTF_transfer_completed);
+	CHECK_EQ(t[REF].full_page.frame, big);
+	CHECK_EQ(fx_mem(e.r, big)[0], 0x5a);
+	/* an accept entry just past the v2 bound (within v1's) is no entry */
+	CHECK(e.r->max_frames > e.r->nr_frames);
+	__atomic_store_n(&t[nr].hdr.domid, e.s->id, __ATOMIC_RELAXED);
+	__atomic_store_n(&t[nr].hdr.flags, (uint16_t)GTF_accept_transfer, __ATOMIC_RELEASE);
+	e.gfn = fx_alloc(e.c, e.s, 1);
+	LOSES(&e, e.r->id, nr, GNTST_general_error);
+	CHECK_EQ(t[nr].hdr.flags, GTF_accept_transfer);
+	fx_destroy(e.c);
+}

@@ -11,8 +11,7 @@
 #     exchange a line each way and both exit 0 when the server's input
 #     ends (needs libxengnttab.so.1 and libxenevtchn.so.1 drop-ins).
 #
-# Not called by tests/check.sh yet: part of it waits for the gnttab/evtchn
-# drop-ins (branch i5-gnttab).  Ends with "N passed, N failed".
+# Ends with "N passed, N failed".
 set -u
 B=${1:-build}
 C=$(cd "$B" && pwd)/compat
@@ -73,21 +72,25 @@ path=/local/domain/$a/data/vchan
 d=$GNT_RUNTIME_DIR
 chmod 777 "$d"
 echo "from A" >"$d/a.in"
-# the server must not see EOF before the client has its line: its input is
-# a FIFO the test closes afterwards
-mkfifo -m 666 "$d/a.fifo"
-timeout 30 "$G" exec vca -- sh -c "exec $P -m server $b $path - <$d/a.fifo >$d/a.out 2>$d/a.err" &
+# Neither side may see EOF on its input before both lines have crossed (a
+# proxy whose input ends closes the vchan at once, and its peer may see the
+# close before the data): both inputs are FIFOs the test closes afterwards.
+mkfifo -m 666 "$d/a.fifo" "$d/b.fifo"
+timeout 60 "$G" exec vca -- sh -c "exec $P -m server $b $path - <$d/a.fifo >$d/a.out 2>$d/a.err" &
 sp=$!
 exec 7>"$d/a.fifo"
 echo "from A" >&7
-echo "from B" | timeout 30 "$G" exec vcb -- sh -c "exec $P -m client $a $path - >$d/b.out 2>$d/b.err" &
+timeout 60 "$G" exec vcb -- sh -c "exec $P -m client $a $path - <$d/b.fifo >$d/b.out 2>$d/b.err" &
 cp=$!
-for _ in $(seq 200); do # the client's line reached A (or a side gave up)
-	grep -q "from B" "$d/a.out" 2>/dev/null && break
-	kill -0 $sp 2>/dev/null || break
+exec 8>"$d/b.fifo"
+echo "from B" >&8
+for _ in $(seq 600); do # both lines crossed (or a side gave up)
+	grep -q "from B" "$d/a.out" 2>/dev/null && grep -q "from A" "$d/b.out" 2>/dev/null && break
+	kill -0 $sp 2>/dev/null && kill -0 $cp 2>/dev/null || break
 	sleep 0.05
 done
 exec 7>&- # the server's input ends: it closes the vchan, both exit
+exec 8>&-
 wait $sp
 src=$?
 # a client whose server never came waits for ever (as on Xen): end it

@@ -3,8 +3,10 @@
  * lib/foreign.c - this process's table of foreign pages: for each mapping
  * handle, where it is mapped, the {domid, gref} it maps and its reference
  * count (Linux's PG_foreign, page->private and page_count); and, to find a
- * handle from any address inside its page in O(1), a hash of page addresses
- * (linear probing, no tombstones).
+ * handle from any address inside its page in O(1), a hash (linear probing,
+ * no tombstones) of 2 MiB regions, each an array of its 512 pages' handles:
+ * a map of N pages costs N sequential stores and a hash insert per region,
+ * not a scattered insert per page.
  *
  * It has its own lock, never held across a call to gntd, so lookups and
  * gnt_page_get/put do not wait for a long map batch of another thread.
@@ -20,6 +22,8 @@
 #include "gnt/foreign.h"
 
 #define HASH_MIN_CAP 16u /* small, so that tests with a few pages grow it */
+#define REGION_SHIFT 21  /* 2 MiB */
+#define REGION_PAGES (1u << (REGION_SHIFT - 12))
 
 struct fpage {
 	uint64_t addr;  /* page-aligned; 0: no mapping of ours with this handle */
@@ -29,9 +33,14 @@ struct fpage {
 	uint32_t refs;  /* 1 + gets not yet put; 0 once an unmap has claimed it */
 };
 
+struct region {
+	uint32_t h[REGION_PAGES]; /* handle + 1 of each page; 0: none */
+	uint32_t count;           /* pages with a handle */
+};
+
 struct slot {
-	uint64_t page; /* page address; 0: empty */
-	uint32_t handle;
+	uint64_t key; /* region number + 1; 0: empty */
+	struct region *r;
 };
 
 static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
@@ -40,62 +49,107 @@ static uint32_t pg_len;
 static struct slot *slots;
 static uint32_t cap, used; /* cap: 0 or a power of two; used <= cap / 2 */
 
-static uint32_t home(uint64_t page)
+static uint64_t key_of(uint64_t page)
 {
-	/* Fibonacci hashing of the page number: consecutive pages spread out */
-	return (uint32_t)(((page >> 12) * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+	return (page >> REGION_SHIFT) + 1;
 }
 
-/* Slot of page, or cap if absent (lock held). */
-static uint32_t find(uint64_t page)
+static uint32_t page_idx(uint64_t page)
 {
-	if (!cap || !page)
-		return cap; /* page 0 marks an empty slot, and is never mapped */
-	for (uint32_t i = home(page);; i = (i + 1) & (cap - 1)) {
-		if (slots[i].page == page)
+	return (uint32_t)(page >> 12) & (REGION_PAGES - 1);
+}
+
+static uint32_t home(uint64_t key)
+{
+	/* Fibonacci hashing: consecutive regions spread out */
+	return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+/* Slot of region key, or cap if absent (lock held). */
+static uint32_t find(uint64_t key)
+{
+	if (!cap)
+		return cap;
+	for (uint32_t i = home(key);; i = (i + 1) & (cap - 1)) {
+		if (slots[i].key == key)
 			return i;
-		if (!slots[i].page)
+		if (!slots[i].key)
 			return cap;
 	}
 }
 
-/* Room guaranteed by the caller (lock held). */
-static void slot_put(uint64_t page, uint32_t handle)
+/* Insert a region; room guaranteed by the caller (lock held). */
+static void slot_insert(uint64_t key, struct region *r)
 {
-	uint32_t i = home(page);
+	uint32_t i = home(key);
 
-	while (slots[i].page && slots[i].page != page)
+	while (slots[i].key)
 		i = (i + 1) & (cap - 1);
-	if (!slots[i].page)
-		used++;
-	slots[i] = (struct slot){page, handle};
+	used++;
+	slots[i] = (struct slot){key, r};
 }
 
-/* Remove page if it still names handle: a newer mapping placed over the
- * same address owns the slot now (lock held). */
-static void slot_del(uint64_t page, uint32_t handle)
+/* Record page -> handle: the region exists or is made (room for it in the
+ * hash guaranteed by the caller).  -ENOMEM (lock held). */
+static int slot_put(uint64_t page, uint32_t handle)
 {
-	uint32_t i = find(page), j;
+	uint64_t key = key_of(page);
+	uint32_t i = find(key);
+	struct region *r;
 
-	if (i == cap || slots[i].handle != handle)
-		return;
+	if (i == cap) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		slot_insert(key, r);
+	} else {
+		r = slots[i].r;
+	}
+	r->count += !r->h[page_idx(page)];
+	r->h[page_idx(page)] = handle + 1;
+	return 0;
+}
+
+/* Remove the hash slot i (backward shift: pull later entries of the probe
+ * run into the hole unless their home lies cyclically in (hole, entry]). */
+static void slot_remove(uint32_t i)
+{
+	uint32_t j = i;
+
 	used--;
-	/* backward shift: pull later entries of the probe run into the hole
-	 * unless their home lies cyclically in (hole, entry] */
-	for (j = i;;) {
-		slots[i].page = 0;
+	for (;;) {
+		slots[i].key = 0;
 		for (;;) {
 			uint32_t k;
 			j = (j + 1) & (cap - 1);
-			if (!slots[j].page)
+			if (!slots[j].key)
 				return;
-			k = home(slots[j].page);
+			k = home(slots[j].key);
 			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 				continue;
 			slots[i] = slots[j];
 			i = j;
 			break;
 		}
+	}
+}
+
+/* Remove page if it still names handle: a newer mapping placed over the
+ * same address owns it now (lock held). */
+static void slot_del(uint64_t page, uint32_t handle)
+{
+	uint32_t i = find(key_of(page));
+	struct region *r;
+
+	if (i == cap)
+		return;
+	r = slots[i].r;
+	if (r->h[page_idx(page)] != handle + 1)
+		return;
+	r->h[page_idx(page)] = 0;
+	if (--r->count == 0) {
+		free(r);
+		slot_remove(i);
 	}
 }
 
@@ -110,13 +164,13 @@ static int rehash(uint32_t ncap)
 	cap = ncap;
 	used = 0;
 	for (uint32_t i = 0; i < ocap; i++)
-		if (old[i].page)
-			slot_put(old[i].page, old[i].handle);
+		if (old[i].key)
+			slot_insert(old[i].key, old[i].r);
 	free(old);
 	return 0;
 }
 
-/* Room for `more` new pages and handles up to max_handle (lock held). */
+/* Room for `more` new regions and handles up to max_handle (lock held). */
 static int reserve(uint32_t more, uint32_t max_handle)
 {
 	uint64_t want = (uint64_t)used + more;
@@ -149,21 +203,30 @@ static void forget(uint32_t h)
 
 int gnt__ftab_add(const struct gnttab_map_grant_ref *ops, uint32_t n)
 {
-	uint32_t max_h = 0;
+	uint32_t max_h = 0, regions = 0;
 	int err;
 
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		if (ops[i].handle > max_h)
 			max_h = ops[i].handle;
+		/* at most one new region where the previous op's differs */
+		regions += !i || key_of(ops[i].host_addr) != key_of(ops[i - 1].host_addr);
+	}
 	pthread_mutex_lock(&tlock);
-	err = reserve(n, max_h);
+	err = reserve(regions, max_h);
 	for (uint32_t i = 0; !err && i < n; i++) {
 		uint32_t h = ops[i].handle;
 		/* a handle another process of the domain unmapped, reissued */
 		forget(h);
 		pg[h] = (struct fpage){.addr = ops[i].host_addr, .dev = ops[i].dev_bus_addr,
 				       .gref = ops[i].ref, .domid = ops[i].dom, .refs = 1};
-		slot_put(ops[i].host_addr, h);
+		err = slot_put(ops[i].host_addr, h);
+		if (err) {
+			/* none added: take back what this call recorded */
+			pg[h].addr = 0;
+			for (uint32_t k = 0; k < i; k++)
+				forget(ops[k].handle);
+		}
 	}
 	pthread_mutex_unlock(&tlock);
 	return err;
@@ -194,9 +257,13 @@ void gnt__ftab_del(const struct gnttab_unmap_grant_ref *ops, uint32_t n)
 /* The entry of the page holding address p, or NULL (lock held). */
 static struct fpage *lookup(const void *p)
 {
-	uint32_t i = find((uint64_t)(uintptr_t)p & ~(uint64_t)(GNT_PAGE_SIZE - 1));
+	uint64_t page = (uint64_t)(uintptr_t)p & ~(uint64_t)(GNT_PAGE_SIZE - 1);
+	uint32_t i = page ? find(key_of(page)) : cap, h;
 
-	return i < cap ? &pg[slots[i].handle] : NULL;
+	if (i == cap)
+		return NULL;
+	h = slots[i].r->h[page_idx(page)];
+	return h ? &pg[h - 1] : NULL;
 }
 
 /* The count that decides whether op i may go: that of pages[i] when the

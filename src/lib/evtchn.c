@@ -165,7 +165,7 @@ gnt_evtchn_handle *gnt_evtchn_open(void)
 	}
 	h->id = (uint32_t)rc;
 	h->ctl = sv[0];
-	h->pid = getpid();
+	h->pid = gnt__pid();
 	{
 		/* level-triggered: reading it empty is all it takes */
 		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CTL_KEY};
@@ -189,7 +189,7 @@ int gnt_evtchn_close(gnt_evtchn_handle *h)
 
 	if (!h)
 		return 0;
-	if (h->pid == getpid()) {
+	if (h->pid == gnt__pid()) {
 		pthread_mutex_lock(&gnt__g.lock);
 		if (gnt__ensure() == 0)
 			gnt__rpc(GNT_MSG_EVTCHN_CLOSE, 0, h->id, NULL, 0, NULL, 0, NULL, 0, NULL,

@@ -68,7 +68,7 @@ static int rec_add(const struct rec *r)
 /* rlock held: the record of ours (kind k) holding addr, or NULL */
 static struct rec *rec_at(uintptr_t addr, enum kind k)
 {
-	pid_t me = getpid();
+	pid_t me = gnt__pid();
 
 	for (size_t i = 0; i < nrecs; i++)
 		if (recs[i].pid == me && recs[i].kind == k && addr >= recs[i].va &&
@@ -186,7 +186,7 @@ static int scan_maps(bool *alive, pid_t me)
 /* rlock held */
 static int reap(void)
 {
-	pid_t me = getpid();
+	pid_t me = gnt__pid();
 	bool *alive;
 	int done = 0;
 	size_t mine = 0;
@@ -269,7 +269,7 @@ static int map_all(uintptr_t va, uint32_t count, const uint32_t *domids, const u
 void *gnt_gntdev_map(uint32_t count, const uint32_t *domids, const uint32_t *refs,
 		     int writable, int16_t *status)
 {
-	struct rec r = {.n = count, .pid = getpid(), .kind = K_DEV, .ro = !writable};
+	struct rec r = {.n = count, .pid = gnt__pid(), .kind = K_DEV, .ro = !writable};
 	void *va;
 	int rc;
 
@@ -436,7 +436,7 @@ static int grant_all(uintptr_t va, uint32_t count, domid_t domid, bool ro, uint3
 
 void *gnt_gntalloc_share(uint32_t domid, uint32_t count, uint32_t *refs, int writable)
 {
-	struct rec r = {.n = count, .pid = getpid(), .kind = K_ALLOC};
+	struct rec r = {.n = count, .pid = gnt__pid(), .kind = K_ALLOC};
 	void *va = NULL;
 	int rc;
 

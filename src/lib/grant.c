@@ -456,14 +456,14 @@ void gnt_end_foreign_access(grant_ref_t ref, void *page)
 	d->next = dhead;
 	dhead = d;
 	dcount++;
-	if (!dthread || dthread_pid != getpid()) {
+	if (!dthread || dthread_pid != gnt__pid()) {
 		pthread_t t;
 		pthread_attr_t a;
 		pthread_attr_init(&a);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 		if (pthread_create(&t, &a, deferred_thread, NULL) == 0) {
 			dthread = true;
-			dthread_pid = getpid();
+			dthread_pid = gnt__pid();
 		}
 		pthread_attr_destroy(&a);
 	}

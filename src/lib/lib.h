@@ -28,6 +28,9 @@ struct gnt__state {
 
 extern struct gnt__state gnt__g;
 
+/* This process's pid without a system call (kept across fork). */
+pid_t gnt__pid(void);
+
 /* Ensure an open connection (lock held). */
 int gnt__ensure(void);
 /* One request/reply (lock held).  Reply payload goes to out (up to out_len,

@@ -164,7 +164,7 @@ int gnt__unmap_idle(struct gnttab_unmap_grant_ref *ops, void *const *pages, uint
 	if (n == 0)
 		return 0;
 	pthread_mutex_lock(&gnt__g.lock);
-	if (retry && (gnt__g.fd < 0 || gnt__g.pid != getpid() || conn_lost()))
+	if (retry && (gnt__g.fd < 0 || gnt__g.pid != gnt__pid() || conn_lost()))
 		err = -ESHUTDOWN;
 	else
 		err = gnt__ensure();

@@ -309,7 +309,7 @@ int gnt__ensure(void)
 	uint32_t nfds = 2, got;
 	int32_t rc;
 
-	if (gnt__g.fd >= 0 && gnt__g.pid == getpid())
+	if (gnt__g.fd >= 0 && gnt__g.pid == gnt__pid())
 		return 0;
 	if (gnt__g.fd >= 0) {
 		/* forked: the connection is our parent's; leave it to it */
@@ -329,7 +329,7 @@ int gnt__ensure(void)
 	if (fd < 0)
 		return fd;
 	gnt__g.fd = fd;
-	gnt__g.pid = getpid();
+	gnt__g.pid = gnt__pid();
 	err = gnt__rpc(GNT_MSG_INFO, 0, 0, NULL, 0, NULL, 0, &info, sizeof(info), &got,
 		       tfds, &nfds, &rc);
 	if (err < 0 || rc < 0 || got != sizeof(info) || nfds < 1 ||
@@ -378,7 +378,7 @@ int gnt_open(void)
 void gnt_close(void)
 {
 	pthread_mutex_lock(&gnt__g.lock);
-	if (gnt__g.pid == getpid()) {
+	if (gnt__g.pid == gnt__pid()) {
 		drop_conn();
 		unmap_table();
 	}
@@ -416,10 +416,28 @@ static void fork_done(void)
 	pthread_mutex_unlock(&gnt__g.lock);
 }
 
+/* getpid() is a system call (glibc caches nothing), and libgnt asks "am I
+ * still the process that connected?" on every call: keep our pid here,
+ * renewed in every child fork() makes.  (A child made by a raw clone()
+ * without fork handlers must not use libgnt before exec.) */
+static pid_t self_pid;
+
+pid_t gnt__pid(void)
+{
+	return __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
+}
+
+static void fork_child(void)
+{
+	__atomic_store_n(&self_pid, getpid(), __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&gnt__g.lock);
+}
+
 __attribute__((constructor)) static void gnt__init(void)
 {
+	self_pid = getpid();
 	/* A domain process keeps others of its uid out of its memory. */
 	if (getenv("GNT_FD"))
 		prctl(PR_SET_DUMPABLE, 0);
-	pthread_atfork(fork_prepare, fork_done, fork_done);
+	pthread_atfork(fork_prepare, fork_done, fork_child);
 }

@@ -150,16 +150,9 @@ int gnt_dir_grant(struct gnt_dir_grant *g, domid_t peer, void *buf, size_t npage
 
 	if (err < 0)
 		return err;
-	for (; granted < npages; granted++) {
-		uint64_t gfn = gnt_virt_to_gfn(page_at(buf, granted));
-		int r = gfn == GNT_INVALID_GFN ? -EINVAL
-					       : gnt_grant_foreign_access(peer, gfn, readonly);
-		if (r < 0) {
-			err = r;
-			goto err_ungrant;
-		}
-		g->refs[granted] = (grant_ref_t)r;
-	}
+	err = gnt__grant_pages(peer, buf, npages, readonly, g->refs, &granted);
+	if (err < 0)
+		goto err_ungrant;
 	err = gnt__dir_publish(g);
 	if (err < 0)
 		goto err_ungrant;

@@ -217,28 +217,58 @@ int gnt__grow_table(uint32_t want)
 
 /* ---- granting --------------------------------------------------------- */
 
-void gnt_grant_foreign_access_ref(grant_ref_t ref, domid_t domid, uint64_t gfn,
-				  int readonly)
+/* Write entry ref (lock held, table mapped, ref in range). */
+static void write_entry(grant_ref_t ref, domid_t domid, uint64_t gfn, int readonly)
 {
 	uint16_t flags = (uint16_t)(GTF_permit_access | (readonly ? GTF_readonly : 0));
 
+	if (gnt__g.version == 2) {
+		grant_entry_v2_t *e = entry_v2(ref);
+		__atomic_store_n(&e->hdr.domid, domid, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->full_page.frame, gfn, __ATOMIC_RELAXED);
+		/* domid and frame visible before the entry becomes valid */
+		__atomic_store_n(&e->hdr.flags, flags, __ATOMIC_RELEASE);
+	} else {
+		grant_entry_v1_t *e = &gnt__g.table[ref];
+		__atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->frame, (uint32_t)gfn, __ATOMIC_RELAXED);
+		/* domid and frame visible before the entry becomes valid */
+		__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+	}
+}
+
+void gnt_grant_foreign_access_ref(grant_ref_t ref, domid_t domid, uint64_t gfn,
+				  int readonly)
+{
 	pthread_mutex_lock(&gnt__g.lock);
-	if (gnt__ensure() == 0 && ref < refs_in(gnt__g.max_frames)) {
-		if (gnt__g.version == 2) {
-			grant_entry_v2_t *e = entry_v2(ref);
-			__atomic_store_n(&e->hdr.domid, domid, __ATOMIC_RELAXED);
-			__atomic_store_n(&e->full_page.frame, gfn, __ATOMIC_RELAXED);
-			/* domid and frame visible before the entry becomes valid */
-			__atomic_store_n(&e->hdr.flags, flags, __ATOMIC_RELEASE);
-		} else {
-			grant_entry_v1_t *e = &gnt__g.table[ref];
-			__atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
-			__atomic_store_n(&e->frame, (uint32_t)gfn, __ATOMIC_RELAXED);
-			/* domid and frame visible before the entry becomes valid */
-			__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+	if (gnt__ensure() == 0 && ref < refs_in(gnt__g.max_frames))
+		write_entry(ref, domid, gfn, readonly);
+	pthread_mutex_unlock(&gnt__g.lock);
+}
+
+int gnt__grant_pages(domid_t domid, const void *va, size_t n, int readonly, grant_ref_t *refs,
+		     size_t *granted)
+{
+	size_t run = 0;
+	uint64_t gfn = GNT_INVALID_GFN;
+	int err;
+
+	*granted = 0;
+	pthread_mutex_lock(&gnt__g.lock);
+	err = gnt__ensure();
+	for (size_t i = 0; !err && i < n; i++, run--, gfn++) {
+		grant_ref_t r;
+		if (!run) /* the next region of our memory (one lookup per run) */
+			gfn = gnt__virt_to_gfn_locked((const char *)va + i * GNT_PAGE_SIZE, &run);
+		if (gfn == GNT_INVALID_GFN || (gnt__g.version != 2 && gfn > UINT32_MAX))
+			err = -EINVAL; /* not our memory, or beyond a v1 entry's 32 bits */
+		else if (!(err = claim_one(&r))) {
+			write_entry(r, domid, gfn, readonly);
+			refs[(*granted)++] = r;
 		}
 	}
 	pthread_mutex_unlock(&gnt__g.lock);
+	return err;
 }
 
 int gnt_grant_foreign_access(domid_t domid, uint64_t gfn, int readonly)

@@ -68,6 +68,15 @@ struct gnt_dir_grant;
  * refs array for npages refs; the caller fills g->refs[0..npages); publish
  * writes and grants the directory pages. */
 int gnt__dir_init(struct gnt_dir_grant *g, domid_t peer, size_t npages);
+/* Grant the n pages of our memory at va to domid under one lock (one
+ * region lookup per run of our memory): refs[0 .. *granted) are granted.
+ * 0, or -EINVAL (not our memory, or a v1 gfn over 32 bits) / -ENOSPC and
+ * the pages before it granted. */
+int gnt__grant_pages(domid_t domid, const void *va, size_t n, int readonly, grant_ref_t *refs,
+		     size_t *granted);
+/* gnt_virt_to_gfn with the lock held; *run: pages from p to the end of its
+ * region of our memory. */
+uint64_t gnt__virt_to_gfn_locked(const void *p, size_t *run);
 int gnt__dir_publish(struct gnt_dir_grant *g);
 int gnt__domain_enter(int fd, uint32_t domid, uid_t uid, gid_t gid);
 

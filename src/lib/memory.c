@@ -63,6 +63,18 @@ static void reg_del(struct region *r)
 	nregs--;
 }
 
+uint64_t gnt__virt_to_gfn_locked(const void *p, size_t *run)
+{
+	struct region *r = reg_by_va((uintptr_t)p);
+	size_t i;
+
+	if (!r)
+		return GNT_INVALID_GFN;
+	i = ((uintptr_t)p - r->va) / GNT_PAGE_SIZE;
+	*run = r->npages - i;
+	return r->gfn + i;
+}
+
 uint64_t gnt_virt_to_gfn(const void *p)
 {
 	uint64_t gfn = GNT_INVALID_GFN;

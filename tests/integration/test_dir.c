@@ -5,6 +5,7 @@
  * buffer mapped by dom0, dom0's buffer mapped by a domain), with the
  * hypercalls of each side counted exactly, and teardown in either order.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -51,6 +52,13 @@ static void donor(void *p)
 	for (uint32_t i = 0; i < n; i++) {
 		*word(buf, i) = tag(i);
 		buf[(size_t)i * 4096 + 4095] = (char)i;
+	}
+	{
+		/* memory that is not the domain's: refused */
+		char *heap = aligned_alloc(4096, 2 * 4096);
+		CHECK(heap);
+		CHECK_EQ(gnt_dir_grant(&g, (domid_t)s->recip, heap, 2, 1), -EINVAL);
+		free(heap);
 	}
 	h0 = gnt_hypercall_count();
 	CHECK_EQ(gnt_dir_grant(&g, (domid_t)s->recip, buf, n, s->c.ro), 0);

@@ -246,6 +246,19 @@ void gnt_grant_foreign_access_ref(grant_ref_t ref, domid_t domid, uint64_t gfn,
 	pthread_mutex_unlock(&gnt__g.lock);
 }
 
+/* Claim a ref and grant gfn through it (lock held, table mapped). */
+static int grant_locked(domid_t domid, uint64_t gfn, int readonly, grant_ref_t *r)
+{
+	int err;
+
+	if (gnt__g.version != 2 && gfn > UINT32_MAX)
+		return -EINVAL; /* a v1 entry holds 32 bits */
+	err = claim_one(r);
+	if (!err)
+		write_entry(*r, domid, gfn, readonly);
+	return err;
+}
+
 int gnt__grant_pages(domid_t domid, const void *va, size_t n, int readonly, grant_ref_t *refs,
 		     size_t *granted)
 {
@@ -257,15 +270,12 @@ int gnt__grant_pages(domid_t domid, const void *va, size_t n, int readonly, gran
 	pthread_mutex_lock(&gnt__g.lock);
 	err = gnt__ensure();
 	for (size_t i = 0; !err && i < n; i++, run--, gfn++) {
-		grant_ref_t r;
 		if (!run) /* the next region of our memory (one lookup per run) */
 			gfn = gnt__virt_to_gfn_locked((const char *)va + i * GNT_PAGE_SIZE, &run);
-		if (gfn == GNT_INVALID_GFN || (gnt__g.version != 2 && gfn > UINT32_MAX))
-			err = -EINVAL; /* not our memory, or beyond a v1 entry's 32 bits */
-		else if (!(err = claim_one(&r))) {
-			write_entry(r, domid, gfn, readonly);
-			refs[(*granted)++] = r;
-		}
+		err = gfn == GNT_INVALID_GFN ? -EINVAL /* not our memory */
+					     : grant_locked(domid, gfn, readonly, &refs[*granted]);
+		if (!err)
+			(*granted)++;
 	}
 	pthread_mutex_unlock(&gnt__g.lock);
 	return err;
@@ -278,15 +288,10 @@ int gnt_grant_foreign_access(domid_t domid, uint64_t gfn, int readonly)
 
 	pthread_mutex_lock(&gnt__g.lock);
 	err = gnt__ensure();
-	if (!err && gnt__g.version != 2 && gfn > UINT32_MAX)
-		err = -EINVAL; /* a v1 entry holds 32 bits */
 	if (!err)
-		err = claim_one(&r);
+		err = grant_locked(domid, gfn, readonly, &r);
 	pthread_mutex_unlock(&gnt__g.lock);
-	if (err)
-		return err;
-	gnt_grant_foreign_access_ref(r, domid, gfn, readonly);
-	return (int)r;
+	return err ? err : (int)r;
 }
 
 /* gntd may only be waiting for the kernel's word that the mapper let go

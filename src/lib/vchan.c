@@ -78,6 +78,8 @@ _Static_assert(sizeof(struct vchan_interface) == 24, "header size");
 #define MAX_GRANTS  ((GNT_PAGE_SIZE - sizeof(struct vchan_interface)) / sizeof(uint32_t))
 
 #define SPIN_NS     30000 /* busy-wait before sleeping on the event channel */
+#define GAP_MIN     4   /* pauses between two loads of the peer's index while spinning */
+#define GAP_MAX     256 /* (a pause is ~20 ns: 80 ns .. 5 us) */
 #define SLEEP_MS    100   /* re-check liveness at least this often when asleep */
 #define CLOSED      (-2)
 
@@ -86,6 +88,8 @@ struct side {
 	uint8_t *buf;                  /* private copy of the placement */
 	uint32_t size;                 /* private: 1 << order */
 	uint32_t mine;                 /* private: our cons (read side) or prod (write side) */
+	uint32_t seen;                 /* private: the peer's index as last loaded and checked */
+	uint32_t gap;                  /* private: pauses between loads when waiting on it */
 	unsigned int order, npages;
 	void *pages;             /* order >= 12: server's unit / client's ballooned range */
 	grant_ref_t *refs;       /* server */
@@ -172,80 +176,100 @@ int gnt_vchan_is_open(struct gnt_vchan *c)
 
 /* ---- indexes --------------------------------------------------------------- */
 
-/* Readable bytes, or -1 (broken). */
-static int64_t rd_avail(struct gnt_vchan *c)
+/* Load the peer's index of side s (acquire: our data accesses come after
+ * the peer's that preceded its store) and check its distance to ours:
+ * readable bytes (reading) or used bytes (writing) never exceed the size.
+ * Out of range marks the channel broken: -1. */
+static int reload(struct gnt_vchan *c, struct side *s, bool reading)
 {
-	uint32_t prod, n;
+	uint32_t v;
 
 	if (c->broken) {
 		errno = EPROTO;
 		return -1;
 	}
-	/* acquire: our data reads come after the peer's data writes that
-	 * preceded its prod store */
-	prod = __atomic_load_n(&c->rd.idx->prod, __ATOMIC_ACQUIRE);
-	n = prod - c->rd.mine;
-	if (n > c->rd.size) {
+	v = __atomic_load_n(reading ? &s->idx->prod : &s->idx->cons, __ATOMIC_ACQUIRE);
+	if ((reading ? v - s->mine : s->mine - v) > s->size) {
 		mark_broken(c);
 		return -1;
 	}
-	return n;
+	s->seen = v;
+	return 0;
 }
 
-/* Writable bytes, or -1 (broken). */
-static int64_t wr_space(struct gnt_vchan *c)
+/* Readable bytes, at least `need` if that many were published, or -1
+ * (broken).  The peer's prod is loaded only when what we saw last time
+ * falls short: every load of the index line takes it away from a writer
+ * that is storing to it. */
+static int64_t rd_avail(struct gnt_vchan *c, uint32_t need)
 {
-	uint32_t cons, used;
-
 	if (c->broken) {
 		errno = EPROTO;
 		return -1;
 	}
-	/* acquire: our overwriting of freed space comes after the peer's reads
-	 * of it that preceded its cons store */
-	cons = __atomic_load_n(&c->wr.idx->cons, __ATOMIC_ACQUIRE);
-	used = c->wr.mine - cons;
-	if (used > c->wr.size) {
-		mark_broken(c);
+	if (c->rd.seen - c->rd.mine < need && reload(c, &c->rd, true) < 0)
+		return -1;
+	return c->rd.seen - c->rd.mine;
+}
+
+/* Writable bytes, at least `need` if that much is free, or -1 (broken). */
+static int64_t wr_space(struct gnt_vchan *c, uint32_t need)
+{
+	if (c->broken) {
+		errno = EPROTO;
 		return -1;
 	}
-	return c->wr.size - used;
+	if (c->wr.size - (c->wr.mine - c->wr.seen) < need && reload(c, &c->wr, false) < 0)
+		return -1;
+	return c->wr.size - (c->wr.mine - c->wr.seen);
+}
+
+/* Pieces of a large copy: the index is published after each, so that the
+ * peer starts on the first quarter of the ring while we copy the next. */
+static uint32_t piece(const struct side *s, uint32_t n)
+{
+	uint32_t max = s->size / 4 < 4096 ? 4096 : s->size / 4;
+	return n < max ? n : max;
 }
 
 static void copy_out(struct gnt_vchan *c, void *dst, uint32_t n)
 {
-	uint32_t off = c->rd.mine & (c->rd.size - 1), first = c->rd.size - off;
+	for (uint32_t done = 0, k; done < n; done += k) {
+		uint32_t off = c->rd.mine & (c->rd.size - 1);
 
-	if (first > n)
-		first = n;
-	memcpy(dst, c->rd.buf + off, first);
-	if (n > first)
-		memcpy((uint8_t *)dst + first, c->rd.buf, n - first);
-	c->rd.mine += n;
-	/* release: our reads of the data finish before the peer sees the space
-	 * free and overwrites it */
-	__atomic_store_n(&c->rd.idx->cons, c->rd.mine, __ATOMIC_RELEASE);
-	send_notify(c, VCHAN_NOTIFY_READ);
+		k = piece(&c->rd, n - done);
+		if (k > c->rd.size - off)
+			k = c->rd.size - off; /* to the end of the ring; the rest next */
+		memcpy((uint8_t *)dst + done, c->rd.buf + off, k);
+		c->rd.mine += k;
+		/* release: our reads of the data finish before the peer sees
+		 * the space free and overwrites it */
+		__atomic_store_n(&c->rd.idx->cons, c->rd.mine, __ATOMIC_RELEASE);
+		send_notify(c, VCHAN_NOTIFY_READ);
+	}
 }
 
 static void copy_in(struct gnt_vchan *c, const void *src, uint32_t n)
 {
-	uint32_t off = c->wr.mine & (c->wr.size - 1), first = c->wr.size - off;
+	for (uint32_t done = 0, k; done < n; done += k) {
+		uint32_t off = c->wr.mine & (c->wr.size - 1);
 
-	if (first > n)
-		first = n;
-	memcpy(c->wr.buf + off, src, first);
-	if (n > first)
-		memcpy(c->wr.buf, (const uint8_t *)src + first, n - first);
-	c->wr.mine += n;
-	/* release: the data is written before the peer can see the new prod */
-	__atomic_store_n(&c->wr.idx->prod, c->wr.mine, __ATOMIC_RELEASE);
-	send_notify(c, VCHAN_NOTIFY_WRITE);
+		k = piece(&c->wr, n - done);
+		if (k > c->wr.size - off)
+			k = c->wr.size - off;
+		memcpy(c->wr.buf + off, (const uint8_t *)src + done, k);
+		c->wr.mine += k;
+		/* release: the data is written before the peer can see the new
+		 * prod */
+		__atomic_store_n(&c->wr.idx->prod, c->wr.mine, __ATOMIC_RELEASE);
+		send_notify(c, VCHAN_NOTIFY_WRITE);
+	}
 }
 
+/* The current level, freshly loaded. */
 static int64_t level(struct gnt_vchan *c, bool reading)
 {
-	return reading ? rd_avail(c) : wr_space(c);
+	return reading ? rd_avail(c, UINT32_MAX) : wr_space(c, UINT32_MAX);
 }
 
 static void drain_events(struct gnt_vchan *c)
@@ -257,25 +281,41 @@ static void drain_events(struct gnt_vchan *c)
 }
 
 /* Wait until level >= need.  Returns the level, -1 (broken, errno set) or
- * CLOSED (the peer is gone and level < need). */
+ * CLOSED (the peer is gone and level < need).
+ *
+ * Spinning loads the peer's index every `gap` pauses, not continuously:
+ * each load takes the index line from a peer that is storing to it (and
+ * stalls its fence), so a reader polling flat out would cut a stream into
+ * one-message batches.  The gap adapts: it doubles while the first look
+ * already finds what we wait for (a stream: let it batch up), and halves
+ * when the peer keeps us waiting (request and reply: answer fast) or when
+ * half the ring had filled (freed) meanwhile (the peer may soon stall on
+ * us). */
 static int64_t wait_level(struct gnt_vchan *c, bool reading, uint32_t need)
 {
+	struct side *s = reading ? &c->rd : &c->wr;
 	uint64_t t0 = now_ns();
 	int64_t v;
 	unsigned int i = 0;
 
+	if (s->gap < GAP_MIN)
+		s->gap = GAP_MIN;
 	for (;;) { /* spin: the peer is usually running right now */
+		for (unsigned int k = 0; k < s->gap; k++)
+			cpu_relax();
 		v = level(c, reading);
-		if (v < 0 || v >= need)
+		if (v < 0 || v >= need) {
+			if (v >= s->size / 2 || i > 1)
+				s->gap = s->gap / 2 < GAP_MIN ? GAP_MIN : s->gap / 2;
+			else if (i == 0 && s->gap < GAP_MAX)
+				s->gap *= 2;
 			return v;
-		if ((++i & 63) == 0) {
-			if (!gnt_vchan_is_open(c))
-				break;
-			if (now_ns() - t0 > SPIN_NS)
-				break;
 		}
-		cpu_relax();
+		i++;
+		if (!gnt_vchan_is_open(c) || now_ns() - t0 > SPIN_NS)
+			break;
 	}
+	s->gap = GAP_MIN;
 	for (;;) {
 		struct pollfd pfd = {.fd = gnt_evtchn_fd(c->evh), .events = POLLIN};
 
@@ -304,7 +344,7 @@ static uint32_t clamp(size_t size)
 int gnt_vchan_read(struct gnt_vchan *c, void *data, size_t size)
 {
 	uint32_t want = clamp(size);
-	int64_t v = rd_avail(c);
+	int64_t v = rd_avail(c, want);
 
 	if (v < 0)
 		return -1;
@@ -312,7 +352,7 @@ int gnt_vchan_read(struct gnt_vchan *c, void *data, size_t size)
 		return 0;
 	if (v == 0) {
 		if (!gnt_vchan_is_open(c)) {
-			v = rd_avail(c);
+			v = rd_avail(c, UINT32_MAX);
 			if (v <= 0) {
 				if (v == 0)
 					errno = EPIPE;
@@ -336,7 +376,7 @@ int gnt_vchan_read(struct gnt_vchan *c, void *data, size_t size)
 
 int gnt_vchan_recv(struct gnt_vchan *c, void *data, size_t size)
 {
-	int64_t v = rd_avail(c);
+	int64_t v = rd_avail(c, clamp(size));
 
 	if (v < 0)
 		return -1;
@@ -348,7 +388,7 @@ int gnt_vchan_recv(struct gnt_vchan *c, void *data, size_t size)
 		return 0;
 	if (v < (int64_t)size) {
 		if (!gnt_vchan_is_open(c)) {
-			v = rd_avail(c);
+			v = rd_avail(c, UINT32_MAX);
 			if (v < 0)
 				return -1;
 			if (v < (int64_t)size) {
@@ -373,21 +413,23 @@ int gnt_vchan_write(struct gnt_vchan *c, const void *data, size_t size)
 {
 	uint32_t want = clamp(size), pos = 0;
 
-	if (wr_space(c) < 0)
+	if (wr_space(c, 0) < 0)
 		return -1;
 	if (!gnt_vchan_is_open(c)) {
 		errno = EPIPE;
 		return -1;
 	}
 	while (pos < want) {
-		int64_t v = wr_space(c);
+		int64_t v = wr_space(c, want - pos);
 
 		if (v < 0)
 			return -1;
 		if (v == 0) {
 			if (!c->blocking)
 				break;
-			v = wait_level(c, false, 1);
+			/* blocking until all is written anyway: wait for room
+			 * for a good part of it, not for the first byte freed */
+			v = wait_level(c, false, want - pos < c->wr.size / 2 ? want - pos : c->wr.size / 2);
 			if (v == CLOSED)
 				errno = EPIPE;
 			if (v < 0)
@@ -405,7 +447,7 @@ int gnt_vchan_write(struct gnt_vchan *c, const void *data, size_t size)
 
 int gnt_vchan_send(struct gnt_vchan *c, const void *data, size_t size)
 {
-	int64_t v = wr_space(c);
+	int64_t v = wr_space(c, clamp(size));
 
 	if (v < 0)
 		return -1;
@@ -434,13 +476,13 @@ int gnt_vchan_send(struct gnt_vchan *c, const void *data, size_t size)
 
 int gnt_vchan_data_ready(struct gnt_vchan *c)
 {
-	int64_t v = rd_avail(c);
+	int64_t v = rd_avail(c, UINT32_MAX);
 	return v < 0 ? 0 : (int)v;
 }
 
 int gnt_vchan_buffer_space(struct gnt_vchan *c)
 {
-	int64_t v = wr_space(c);
+	int64_t v = wr_space(c, UINT32_MAX);
 	return v < 0 ? 0 : (int)v;
 }
 
@@ -906,6 +948,8 @@ struct gnt_vchan *gnt_vchan_client_init(domid_t peer, const char *xs_path)
 	 * already have written); read once, then private */
 	c->wr.mine = __atomic_load_n(&c->wr.idx->prod, __ATOMIC_RELAXED);
 	c->rd.mine = __atomic_load_n(&c->rd.idx->cons, __ATOMIC_RELAXED);
+	c->rd.seen = c->rd.mine;               /* nothing seen to read yet */
+	c->wr.seen = c->wr.mine - c->wr.size; /* nor any space: load it first */
 	__atomic_store_n(&c->shr->srv_notify, VCHAN_NOTIFY_WRITE, __ATOMIC_RELAXED);
 	/* release: the notify request and our initial reads come before the
 	 * server can see us connected */

@@ -43,6 +43,12 @@
  *                   64 KiB a call on both).  64-byte writes in millions of
  *                   writes/s, the others in GB/s; higher is better.  Targets:
  *                   vchan_64k_1m >= 2.5x, vchan_64b_1m >= 8x.
+ *   vchan_rtt_64b   a 64-byte request from the mapper and the same 64 bytes
+ *                   back from the granter's process, over the 64 KiB-ring
+ *                   vchan (blocking send/recv), against unix_rtt_64b: the
+ *                   same over the Unix socket.  Microseconds; informational
+ *                   (it shows what the vchan's spinning costs or saves a
+ *                   request/reply protocol).
  *   xenvchan_W      Debian's unmodified libxenvchan.so.4.17 on gnt's drop-ins
  *                   (bench/xenvchan-peer.c, a server and a client process in
  *                   two fresh domains, LD_LIBRARY_PATH=<bin>/../compat): the
@@ -459,7 +465,7 @@ static int efd_ping = -1, efd_pong = -1;
  * two domains' processes: the granter's child sends what the mapper asks */
 static int vc_cmd[2] = {-1, -1}, vc_unix[2] = {-1, -1};
 struct vcmd {
-	uint32_t mode;  /* 0 stop, 1 vchan, 2 unix */
+	uint32_t mode;  /* 0 stop, 1 vchan, 2 unix, 3 vchan echo, 4 unix echo */
 	uint32_t chunk; /* bytes per write */
 	uint64_t total;
 	uint32_t ring;  /* vchan: 0 the 1 MiB ring, 1 the 64 KiB one */
@@ -467,6 +473,22 @@ struct vcmd {
 };
 #define VC_PATH "/local/domain/%u/data/vchan/bench%u"
 static const uint32_t vc_ring_bytes[2] = {1u << 20, 1u << 16};
+
+/* Echo c->total requests of c->chunk bytes: over the vchan (mode 3) or the
+ * Unix socket (mode 4). */
+static void vchan_echo(struct gnt_vchan *v, const struct vcmd *c, char *buf)
+{
+	for (uint64_t i = 0; i < c->total; i++) {
+		if (c->mode == 3) {
+			if (gnt_vchan_recv(v, buf, c->chunk) != (int)c->chunk ||
+			    gnt_vchan_send(v, buf, c->chunk) != (int)c->chunk)
+				die("vchan echo");
+		} else {
+			read_full(vc_unix[1], buf, c->chunk);
+			write_full(vc_unix[1], buf, c->chunk);
+		}
+	}
+}
 
 static void vchan_sender(domid_t mapper)
 {
@@ -486,6 +508,10 @@ static void vchan_sender(domid_t mapper)
 	}
 	memset(buf, 'v', sizeof(buf));
 	while (read(vc_cmd[0], &c, sizeof(c)) == (ssize_t)sizeof(c) && c.mode) {
+		if (c.mode >= 3) {
+			vchan_echo(v[c.ring & 1], &c, buf);
+			continue;
+		}
 		for (uint64_t sent = 0; sent < c.total; sent += c.chunk) {
 			if (c.mode == 1) {
 				if (gnt_vchan_write(v[c.ring & 1], buf, c.chunk) != (int)c.chunk)
@@ -591,7 +617,7 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 enum {
 	R_HC, R_MAP1, R_MAP16, R_MAP16U, R_MAP1024, R_MAP1024U, R_BIG, R_BIG_PP,
 	R_HC_SAME, R_MAP1_SAME, R_EV, R_VC64K, R_VC64B, R_VC4K, R_VC64K_64K, R_VC64B_64K,
-	R_VC4K_64K, R_XV64K, R_XV64B, R_XV4K, R_XVR64K, R_XVR64B, R_XVR4K, R_MEMCPY, R_PIPE,
+	R_VC4K_64K, R_VCRTT, R_XV64K, R_XV64B, R_XV4K, R_XVR64K, R_XVR64B, R_XVR4K, R_MEMCPY, R_PIPE,
 	R_DIR_1G, R_DIR_PP, /* + SHARE_SIZES */
 	R_CMP = R_DIR_PP + 6, /* + approach * SHARE_SIZES * 3 + size * 3 + {ms, hc, msgs} */
 	R_COUNT = R_CMP + 3 * 6 * 3
@@ -953,6 +979,45 @@ static double vchan_run(struct gnt_vchan *v, uint32_t ring, uint32_t mode, uint3
 	return (double)(now_ns() - t0) / 1e9;
 }
 
+/* Microseconds per 64-byte request and reply, `iters` of them. */
+static double vchan_rtt_run(struct gnt_vchan *v, uint32_t mode, uint64_t iters)
+{
+	char buf[64] = "ping";
+	struct vcmd c = {.mode = mode, .chunk = sizeof(buf), .total = iters, .ring = 1};
+	uint64_t t0;
+
+	write_full(vc_cmd[1], &c, sizeof(c));
+	t0 = now_ns();
+	for (uint64_t i = 0; i < iters; i++) {
+		if (mode == 3) {
+			if (gnt_vchan_send(v, buf, sizeof(buf)) != (int)sizeof(buf) ||
+			    gnt_vchan_recv(v, buf, sizeof(buf)) != (int)sizeof(buf))
+				die("vchan rtt");
+		} else {
+			write_full(vc_unix[0], buf, sizeof(buf));
+			read_full(vc_unix[0], buf, sizeof(buf));
+		}
+	}
+	return (double)(now_ns() - t0) / 1e3 / (double)iters;
+}
+
+static void vchan_rtt(struct gnt_vchan *v, int rounds, uint64_t iters)
+{
+	double g[16], r[16];
+
+	vchan_rtt_run(v, 3, iters / 8); /* warm */
+	vchan_rtt_run(v, 4, iters / 8);
+	for (int k = 0; k < rounds; k++) {
+		bool first = k % 2 == 0;
+		double a = vchan_rtt_run(v, first ? 3 : 4, iters);
+		double b = vchan_rtt_run(v, first ? 4 : 3, iters);
+		g[k] = first ? a : b;
+		r[k] = first ? b : a;
+	}
+	set_result(R_VCRTT, "vchan_rtt_64b", "us", "unix_rtt_64b", median(g, rounds),
+		   median(r, rounds), 0, rounds);
+}
+
 static void vchan_bench(struct ctx *c, int rounds, bool quick)
 {
 	struct gnt_vchan *v[2] = {NULL, NULL};
@@ -1009,6 +1074,8 @@ static void vchan_bench(struct ctx *c, int rounds, bool quick)
 		free(vg);
 		free(vr);
 	}
+	if (want("vchan_rtt_64b"))
+		vchan_rtt(v[1], rounds, quick ? 3000 : 10000);
 	gnt_vchan_close(v[0]);
 	gnt_vchan_close(v[1]);
 }
@@ -1106,7 +1173,8 @@ static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_ou
 
 	/* vchan throughput vs a Unix stream socket */
 	if (want("vchan_64k_1m") || want("vchan_64b_1m") || want("vchan_4k_1m") ||
-	    want("vchan_64k_64k") || want("vchan_64b_64k") || want("vchan_4k_64k"))
+	    want("vchan_64k_64k") || want("vchan_64b_64k") || want("vchan_4k_64k") ||
+	    want("vchan_rtt_64b"))
 		vchan_bench(&c, 5, quick);
 
 	/* pipe ping-pong, informational */

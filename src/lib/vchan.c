@@ -90,6 +90,7 @@ struct side {
 	uint32_t mine;                 /* private: our cons (read side) or prod (write side) */
 	uint32_t seen;                 /* private: the peer's index as last loaded and checked */
 	uint32_t gap;                  /* private: pauses between loads when waiting on it */
+	uint32_t last_gap, last_level; /* private: the previous wait's gap and what it found */
 	unsigned int order, npages;
 	void *pages;             /* order >= 12: server's unit / client's ballooned range */
 	grant_ref_t *refs;       /* server */
@@ -280,42 +281,53 @@ static void drain_events(struct gnt_vchan *c)
 		gnt_evtchn_unmask(c->evh, (evtchn_port_t)p);
 }
 
+/* The next wait's gap, from what this one found: a stream answers a longer
+ * gap with proportionally more data (then let it batch up: double), a
+ * request/reply protocol with the same one reply (then answer fast: halve).
+ * So each wait moves the gap and the next checks whether the level moved
+ * with it.  Half the ring filled (or freed) meanwhile: halve, the peer may
+ * soon stall on us. */
+static void adapt_gap(struct side *s, uint32_t level)
+{
+	bool grew = s->gap > s->last_gap, shrank = s->gap < s->last_gap;
+	bool stream = (grew && level >= s->last_level + s->last_level / 2) ||
+		      (shrank && level <= s->last_level - s->last_level / 4) ||
+		      (!grew && !shrank && s->gap == GAP_MIN);
+	uint32_t next = stream && level < s->size / 2 ? s->gap * 2 : s->gap / 2;
+
+	s->last_gap = s->gap;
+	s->last_level = level;
+	s->gap = next < GAP_MIN ? GAP_MIN : next > GAP_MAX ? GAP_MAX : next;
+}
+
 /* Wait until level >= need.  Returns the level, -1 (broken, errno set) or
  * CLOSED (the peer is gone and level < need).
  *
  * Spinning loads the peer's index every `gap` pauses, not continuously:
  * each load takes the index line from a peer that is storing to it (and
  * stalls its fence), so a reader polling flat out would cut a stream into
- * one-message batches.  The gap adapts: it doubles while the first look
- * already finds what we wait for (a stream: let it batch up), and halves
- * when the peer keeps us waiting (request and reply: answer fast) or when
- * half the ring had filled (freed) meanwhile (the peer may soon stall on
- * us). */
+ * one-message batches.  adapt_gap() sets the gap. */
 static int64_t wait_level(struct gnt_vchan *c, bool reading, uint32_t need)
 {
 	struct side *s = reading ? &c->rd : &c->wr;
 	uint64_t t0 = now_ns();
 	int64_t v;
-	unsigned int i = 0;
 
 	if (s->gap < GAP_MIN)
-		s->gap = GAP_MIN;
+		s->gap = s->last_gap = GAP_MIN;
 	for (;;) { /* spin: the peer is usually running right now */
 		for (unsigned int k = 0; k < s->gap; k++)
 			cpu_relax();
 		v = level(c, reading);
 		if (v < 0 || v >= need) {
-			if (v >= s->size / 2 || i > 1)
-				s->gap = s->gap / 2 < GAP_MIN ? GAP_MIN : s->gap / 2;
-			else if (i == 0 && s->gap < GAP_MAX)
-				s->gap *= 2;
+			if (v >= 0)
+				adapt_gap(s, (uint32_t)v);
 			return v;
 		}
-		i++;
 		if (!gnt_vchan_is_open(c) || now_ns() - t0 > SPIN_NS)
 			break;
 	}
-	s->gap = GAP_MIN;
+	s->gap = s->last_gap = GAP_MIN; /* asleep: the peer is not streaming */
 	for (;;) {
 		struct pollfd pfd = {.fd = gnt_evtchn_fd(c->evh), .events = POLLIN};
 

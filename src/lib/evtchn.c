@@ -332,16 +332,22 @@ static bool ours(const gnt_evtchn_handle *h)
 	return h->pid == gnt__pid();
 }
 
-int gnt_evtchn_pending(gnt_evtchn_handle *h)
+/* Empty the bell: every ring so far is answered by the scan that follows. */
+static void drain(gnt_evtchn_handle *h)
 {
 	char buf[4096];
+
+	while (read(h->drain, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+		;
+}
+
+int gnt_evtchn_pending(gnt_evtchn_handle *h)
+{
 	int p;
 
 	if (!ours(h))
 		return -EBADF;
-	/* every ring so far is answered by the scan below */
-	while (read(h->drain, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
-		;
+	drain(h);
 	scan(h);
 	p = deliver(h);
 	return p >= 0 ? p : -EAGAIN;
@@ -353,20 +359,28 @@ int gnt_evtchn_wait(gnt_evtchn_handle *h)
 
 	if (!ours(h))
 		return -EBADF;
-	for (;;) {
-		int p;
+	for (bool slept = false;; slept = true) {
 		ssize_t n;
 
 		scan(h);
-		p = deliver(h);
-		if (p >= 0)
-			return p;
+		if (h->nready) {
+			/* found without sleeping: its ring is still on the bell,
+			 * which must not stay readable with nothing to deliver
+			 * (a caller that polls, then waits, would block) */
+			if (!slept) {
+				drain(h);
+				scan(h);
+			}
+			return deliver(h);
+		}
 		/* whatever rings after our scan wakes us */
 		n = read(h->bell, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return -EPIPE; /* cannot be: we hold a write end */
+		if (n == (ssize_t)sizeof(buf))
+			drain(h);
 	}
 }
 

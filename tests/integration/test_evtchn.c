@@ -280,7 +280,14 @@ static void wait_a(void *p)
 	}
 	CHECK(seen[0] && seen[1] && seen[2]);
 	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN); /* all three masked now */
-	th_send_u32(&s->to_b, 4);
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port[0]), 0);
+	th_send_u32(&s->to_b, 4); /* b notifies port 0 */
+	CHECK_EQ(th_recv_u32(&s->to_a), 5);
+	/* taken without sleeping: the descriptor is not left readable with
+	 * nothing to deliver (a caller that polls, then waits, would block) */
+	CHECK_EQ(gnt_evtchn_wait(h), port[0]);
+	CHECK_EQ(poll(&pfd, 1, 0), 0);
+	th_send_u32(&s->to_b, 6);
 	gnt_evtchn_close(h);
 }
 
@@ -302,6 +309,9 @@ static void wait_b(void *p)
 		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port[i]), 0);
 	th_send_u32(&s->to_a, 3);
 	CHECK_EQ(th_recv_u32(&s->to_b), 4);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port[0]), 0);
+	th_send_u32(&s->to_a, 5);
+	CHECK_EQ(th_recv_u32(&s->to_b), 6);
 	gnt_evtchn_close(h);
 }
 

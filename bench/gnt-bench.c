@@ -33,9 +33,14 @@
  *   *_same_cpu      hypercall_rtt and map_1 with the mapper moved onto gntd's
  *                   CPU (only when gntd is pinned elsewhere).
  *   evtchn_rtt      an event channel notify from the mapper, echoed by the
- *                   granter (poll + gnt_evtchn_pending + unmask + notify),
- *                   against eventfd_rtt: the same ping-pong over two eventfds
- *                   with a plain blocking echo process on the granter's CPU.
+ *                   granter; both sides wait as libxenvchan does
+ *                   (gnt_evtchn_wait, i.e. xenevtchn_pending on a blocking
+ *                   fd, + unmask + notify), against eventfd_rtt: the same
+ *                   ping-pong over two eventfds with a plain blocking echo
+ *                   process on the granter's CPU.
+ *   evtchn_rtt_poll the same in the poll shape of a libxenevtchn user with
+ *                   an event loop (poll + gnt_evtchn_pending + unmask +
+ *                   notify), against the same eventfd_rtt.
  *   vchan_W_R       a gnt vchan stream granter -> mapper in W-byte writes
  *                   (64b, 4k, 64k) through an R-byte ring (64k, 1m), against
  *                   unix_stream_W: the same writes over a Unix stream socket
@@ -101,6 +106,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -454,8 +460,25 @@ struct refs {
 	uint32_t u1024[1024];  /* one 1024-page unit */
 	uint32_t sep[MAX_N];   /* 1024 1-page units */
 	uint32_t big[BIG_PAGES]; /* one 65536-page unit */
-	uint32_t evport;       /* the granter's unbound port for the mapper */
+	uint32_t evport;       /* the granter's unbound port for the mapper (wait echo) */
+	uint32_t evport_poll;  /* another, echoed by the granter's poll loop */
 };
+
+/* The granter's echo of evtchn_rtt, as libxenvchan waits. */
+static void *echo_wait(void *arg)
+{
+	gnt_evtchn_handle *h = arg;
+
+	for (;;) {
+		int p = gnt_evtchn_wait(h);
+		if (p == -EINTR)
+			continue;
+		if (p < 0)
+			return NULL;
+		gnt_evtchn_unmask(h, (evtchn_port_t)p);
+		gnt_evtchn_notify(h, (evtchn_port_t)p);
+	}
+}
 
 /* eventfd ping-pong, the baseline of evtchn_rtt: made before the domains'
  * processes are forked; the granter's plain child echoes */
@@ -575,12 +598,16 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 		r->sep[i] = grant_page(mapper, p, i);
 	}
 	grant_unit(mapper, r->big, BIG_PAGES);
-	/* event channel echo: our unbound port, for the mapper to bind */
-	gnt_evtchn_handle *eh = gnt_evtchn_open();
+	/* event channel echoes: our unbound ports, for the mapper to bind; one
+	 * echoed by a thread in gnt_evtchn_wait, one by our poll loop */
+	gnt_evtchn_handle *eh = gnt_evtchn_open(), *ew = gnt_evtchn_open();
 	int port = eh ? gnt_evtchn_bind_unbound_port(eh, mapper) : -1;
-	if (port < 0)
+	int wport = ew ? gnt_evtchn_bind_unbound_port(ew, mapper) : -1;
+	pthread_t echo;
+	if (port < 0 || wport < 0 || pthread_create(&echo, NULL, echo_wait, ew) != 0)
 		die("granter: event channel");
-	r->evport = (uint32_t)port;
+	r->evport = (uint32_t)wport;
+	r->evport_poll = (uint32_t)port;
 	/* the raw baseline's echo: a plain child on our CPU, blocking reads */
 	if (fork() == 0) {
 		uint64_t v;
@@ -616,8 +643,9 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 
 enum {
 	R_HC, R_MAP1, R_MAP16, R_MAP16U, R_MAP1024, R_MAP1024U, R_BIG, R_BIG_PP,
-	R_HC_SAME, R_MAP1_SAME, R_EV, R_VC64K, R_VC64B, R_VC4K, R_VC64K_64K, R_VC64B_64K,
-	R_VC4K_64K, R_VCRTT, R_XV64K, R_XV64B, R_XV4K, R_XVR64K, R_XVR64B, R_XVR4K, R_MEMCPY, R_PIPE,
+	R_HC_SAME, R_MAP1_SAME, R_EV, R_EV_POLL, R_VC64K, R_VC64B, R_VC4K, R_VC64K_64K,
+	R_VC64B_64K, R_VC4K_64K, R_VCRTT, R_XV64K, R_XV64B, R_XV4K, R_XVR64K, R_XVR64B, R_XVR4K,
+	R_MEMCPY, R_PIPE,
 	R_DIR_1G, R_DIR_PP, /* + SHARE_SIZES */
 	R_CMP = R_DIR_PP + 6, /* + approach * SHARE_SIZES * 3 + size * 3 + {ms, hc, msgs} */
 	R_COUNT = R_CMP + 3 * 6 * 3
@@ -904,14 +932,20 @@ static double pipe_rtt(struct ctx *c, int rounds, int iters)
 
 /* -- event notify round trip: gnt event channel vs raw eventfd -- */
 
-/* as a libxenevtchn user waits: poll the fd, then pending, then unmask */
-static void wait_port(gnt_evtchn_handle *h, int want_port)
+/* As libxenvchan waits (xenevtchn_pending on a blocking fd), or as a
+ * libxenevtchn user with an event loop does: poll the fd, then pending;
+ * then unmask. */
+static void wait_port(gnt_evtchn_handle *h, int want_port, bool poll_shape)
 {
 	for (;;) {
 		struct pollfd pf = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
 		int p;
-		poll(&pf, 1, -1);
-		p = gnt_evtchn_pending(h);
+		if (poll_shape) {
+			poll(&pf, 1, -1);
+			p = gnt_evtchn_pending(h);
+		} else {
+			p = gnt_evtchn_wait(h);
+		}
 		if (p == want_port) {
 			gnt_evtchn_unmask(h, (evtchn_port_t)p);
 			return;
@@ -921,19 +955,20 @@ static void wait_port(gnt_evtchn_handle *h, int want_port)
 	}
 }
 
-static void evtchn_rtt(struct ctx *c, int rounds, int iters, double *g, double *r)
+static void evtchn_rtt(struct ctx *c, bool poll_shape, int rounds, int iters, double *g,
+		       double *r)
 {
 	double *vg = calloc((size_t)rounds, sizeof(double));
 	double *vr = calloc((size_t)rounds, sizeof(double));
 	double *lat = calloc((size_t)iters, sizeof(double));
 	gnt_evtchn_handle *h = gnt_evtchn_open();
-	int port = h ? gnt_evtchn_bind_interdomain(h, c->granter, (evtchn_port_t)c->refs->evport)
-		     : -1;
+	uint32_t rport = poll_shape ? c->refs->evport_poll : c->refs->evport;
+	int port = h ? gnt_evtchn_bind_interdomain(h, c->granter, (evtchn_port_t)rport) : -1;
 
 	CHECK(vg && vr && lat);
 	if (port < 0)
 		die("mapper: bind to the granter's port: %d", port);
-	wait_port(h, port); /* a fresh binding is pending */
+	wait_port(h, port, poll_shape); /* a fresh binding is pending */
 	for (int k = -1; k < rounds; k++) {
 		for (int pass = 0; pass < 2; pass++) {
 			bool gnt = (pass == 0) == (k % 2 == 0); /* alternate who goes first */
@@ -941,7 +976,7 @@ static void evtchn_rtt(struct ctx *c, int rounds, int iters, double *g, double *
 				uint64_t t0 = now_ns(), v = 1;
 				if (gnt) {
 					gnt_evtchn_notify(h, (evtchn_port_t)port);
-					wait_port(h, port);
+					wait_port(h, port, poll_shape);
 				} else {
 					write_full(efd_ping, &v, 8);
 					read_full(efd_pong, &v, 8);
@@ -1167,8 +1202,12 @@ static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_ou
 
 	/* event channel notify round trip vs a raw eventfd ping-pong */
 	if (want("evtchn_rtt")) {
-		evtchn_rtt(&c, 9, scaled(3000 / q), &g, &r);
+		evtchn_rtt(&c, false, 9, scaled(3000 / q), &g, &r);
 		set_result(R_EV, "evtchn_rtt", "us", "eventfd_rtt", g, r, 1.1, 9);
+	}
+	if (want("evtchn_rtt_poll")) {
+		evtchn_rtt(&c, true, 9, scaled(3000 / q), &g, &r);
+		set_result(R_EV_POLL, "evtchn_rtt_poll", "us", "eventfd_rtt", g, r, 1.1, 9);
 	}
 
 	/* vchan throughput vs a Unix stream socket */

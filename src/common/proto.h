@@ -12,6 +12,7 @@
 #ifndef GNT_PROTO_H
 #define GNT_PROTO_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define GNT_PROTO_MAGIC 0x676e7401u /* "gnt" v1 */
@@ -64,24 +65,49 @@ _Static_assert(sizeof(struct gnt_msg) == 32, "gnt_msg");
 
 #define GNT_HC(family, op) ((uint32_t)(family) << 16 | (uint32_t)(op))
 
-/* Event channels.  HYPERCALL with family __HYPERVISOR_event_channel_op
- * carries the handle id in aux.  Each port has a SOCK_DGRAM socket pair:
- * the owner reads one end (a datagram queued = pending), gntd keeps the
- * other and gives a dup to the bound peer only.  Replies attach:
- *   alloc_unbound:    [the port's read end]
- *   bind_interdomain: [the local port's read end, the peer port's write end]
- *   send (only when not sent direct): [peer's write end], aux = peer port
- * gntd -> handle control datagrams (struct gnt_evtchn_ctl):
- *   PEER   port: someone bound to our unbound port; fd: its write end
- *   ROTATE port: the binding ended (port is unbound again); fd: the port's
- *          new read end (the old one reaches nobody any more) */
-enum { GNT_EVCTL_PEER = 1, GNT_EVCTL_ROTATE = 2 };
+/* Event channels (docs/design.md "Event channels").  HYPERCALL with family
+ * __HYPERVISOR_event_channel_op carries the handle id in aux.  Each handle
+ * has a doorbell (a pipe: its owner reads, others may only write) and
+ * inboxes (struct gnt_evtchn_inbox, sealed 4 KiB memfds): inbox(H, D)
+ * holds the pending bits domain D sets for H's ports bound to it; the
+ * ginbox of H holds gntd's.  Replies attach:
+ *   EVTCHN_OPEN:      [bell read end (blocking), bell read end (a second,
+ *                      O_NONBLOCK description), a bell write end, ginbox]
+ *   alloc_unbound:    none (the inbox comes with PEER)
+ *   bind_interdomain: [inbox(ours, peer domain) to scan, inbox(peer handle,
+ *                      our domain) to signal, the peer handle's bell write
+ *                      end for our domain]; aux = the peer handle's id
+ *   send:             none (gntd sets the bit in the peer's ginbox)
+ * gntd -> handle control datagrams (struct gnt_evtchn_ctl); gntd increments
+ * the ginbox's gen after queueing each one:
+ *   PEER    port: someone bound to our unbound port; the three descriptors
+ *           of the bind reply, seen from our side
+ *   UNBOUND port: the binding ended (the port is unbound again); the port
+ *           is also set pending in the ginbox */
+#define GNT_EVTCHN_NR_PORTS 4096u /* Xen's 2-level ABI on 64-bit */
+enum { GNT_EVCTL_PEER = 1, GNT_EVCTL_UNBOUND = 3 };
 struct gnt_evtchn_ctl {
 	uint32_t kind;
 	uint32_t port;
-	uint32_t peer_port; /* PEER */
+	uint32_t peer_port;   /* PEER */
+	uint32_t peer_handle; /* PEER */
+	uint32_t peer_dom;    /* PEER */
 	uint32_t pad;
 };
+_Static_assert(sizeof(struct gnt_evtchn_ctl) == 24, "gnt_evtchn_ctl");
+#define GNT_EVCTL_PEER_FDS 3
+
+/* An inbox: Xen's 2-level layout.  Writers set a port's bit, then its
+ * word's summary bit, then ring the owner's bell; the owner clears both. */
+struct gnt_evtchn_inbox {
+	_Atomic uint64_t summary;  /* [SENDER sets, OWNER clears] bit i: word i may have bits */
+	_Atomic uint64_t gen;      /* [GNTD] ginbox only: control messages queued */
+	uint64_t pad[6];
+	_Atomic uint64_t word[GNT_EVTCHN_NR_PORTS / 64]; /* [SENDER sets, OWNER clears] */
+};
+_Static_assert(sizeof(struct gnt_evtchn_inbox) == 576, "gnt_evtchn_inbox");
+_Static_assert(__builtin_offsetof(struct gnt_evtchn_inbox, word) == 64, "inbox word");
+#define GNT_EVTCHN_INBOX_BYTES 4096u
 
 /* UNMAP_NOTIFY: one per (kind, id) per connection; setting again replaces.
  * flags: GNT_UNMAP_NOTIFY_CLEAR_BYTE (1) clear the byte at `offset` of the

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <xenevtchn.h>
 
@@ -129,19 +128,7 @@ int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
 /* Linux's read() of one port: blocks unless the descriptor is O_NONBLOCK. */
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
 {
-	int fd = gnt_evtchn_fd(xce->h);
-
-	for (;;) {
-		int rc = gnt_evtchn_pending(xce->h);
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-
-		if (rc != -EAGAIN)
-			return ret(rc);
-		if (fcntl(fd, F_GETFL) & O_NONBLOCK)
-			return fail(EAGAIN);
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return -1;
-	}
+	return ret(gnt_evtchn_wait(xce->h));
 }
 
 int xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)

@@ -1,27 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hv/evtchn.c - event channel delivery.  The core (core/evtchn.c) says who
- * is bound to whom; here every port gets an eventfd (a nonzero count is the
- * port's pending bit): its owner process waits on it, gntd keeps a copy and
- * hands another to the bound peer, which then notifies directly with one
- * write.  When a binding ends the surviving port's eventfd is replaced and
- * the new one goes to its owner over the handle's control socket, so a
- * former peer that kept the old one reaches nothing: a domain can only
- * signal ports bound to it.  (A peer holding the eventfd could also read it,
- * taking back what it sent: that only hides its own events.)
+ * hv/evtchn.c - event channel delivery (docs/design.md "Event channels").
+ * The core (core/evtchn.c) says who is bound to whom; here every handle gets
+ * a doorbell pipe, a ginbox for gntd's own events and one inbox per peer
+ * domain, and the two ends of a binding learn each other's inbox and bell
+ * (bind reply, PEER on the control socket).  From then on processes signal
+ * each other without gntd: a bit in the receiver's inbox for the sender's
+ * domain, a byte on its bell.  The receiver accepts a bit from inbox(H, D)
+ * only for a port bound to D, so a former peer that kept its mapping and
+ * bell reaches nothing but spurious wake-ups.
  */
 #define _GNU_SOURCE
 #include "hv.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "backing.h"
+#include "common/evtchn_inbox.h"
 #include "common/fdpass.h"
 #include "core/evtchn.h"
 #include "gnt/grant.h"
@@ -30,6 +33,7 @@
 
 static struct hv_ehandle *handles;
 static uint32_t next_id = 1;
+static int retired = -1; /* epoll set: closed handles' bells (hv_evtchn_poll) */
 
 static struct hv_ehandle *handle_get(uint32_t id)
 {
@@ -39,124 +43,224 @@ static struct hv_ehandle *handle_get(uint32_t id)
 	return NULL;
 }
 
-static struct hv_dom *hdom(uint16_t domid)
+int hv_evtchn_init(void)
 {
-	struct gnt_domain *d = gnt_core_domain(hv->core, domid);
-	return d ? d->user : NULL;
+	retired = epoll_create1(EPOLL_CLOEXEC);
+	return retired < 0 ? -errno : 0;
 }
 
-static int *port_w(struct hv_dom *hd, uint32_t port)
+int hv_evtchn_fd(void)
 {
-	if (port >= hd->port_w_len) {
-		uint32_t n = hd->port_w_len ? hd->port_w_len : 64;
-		int *p;
-		while (n <= port)
-			n *= 2;
-		p = realloc(hd->port_w, n * sizeof(int));
+	return retired;
+}
+
+/* A closed handle's bell stays readable while anyone may still write it: a
+ * pipe without readers would kill a peer with SIGPIPE for notifying before
+ * it heard that the binding ended.  Watched for EPOLLHUP only (events 0):
+ * the last writer closed.  Writers are its former peers' processes, so what
+ * stays is theirs and goes when they drop it (UNBOUND) or die. */
+static void bell_retire(int r)
+{
+	struct epoll_event ev = {.events = 0, .data.fd = r};
+
+	if (epoll_ctl(retired, EPOLL_CTL_ADD, r, &ev) < 0) {
+		hv_log("event channel bell kept by nobody: %s", strerror(errno));
+		close(r);
+	}
+}
+
+void hv_evtchn_poll(void)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(retired, ev, 64, 0);
+
+	for (int i = 0; i < n; i++) {
+		epoll_ctl(retired, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
+		close(ev[i].data.fd);
+	}
+}
+
+/* A new open file description of fd's pipe end (not a dup): its flags are
+ * its holder's alone, so a domain that clears O_NONBLOCK on its bell only
+ * makes its own notifies block. */
+static int reopen(int fd, int flags)
+{
+	char path[40];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC | O_NONBLOCK);
+}
+
+static struct gnt_evtchn_inbox *inbox_map(int fd)
+{
+	void *p = mmap(NULL, GNT_EVTCHN_INBOX_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void close_if(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- inboxes ----------------------------------------------------------- */
+
+static int64_t inbox_find(const struct hv_ehandle *h, uint16_t dom)
+{
+	for (uint32_t i = 0; i < h->nib; i++)
+		if (h->ib[i].dom == dom)
+			return i;
+	return -1;
+}
+
+/* inbox(h, dom), made on first use; its index or -ENOMEM.  At most one
+ * per peer domain, and only while a port of h is bound to it. */
+static int64_t inbox_get(struct hv_ehandle *h, uint16_t dom)
+{
+	int64_t i = inbox_find(h, dom);
+	struct hv_inbox ib = {.dom = dom};
+
+	if (i >= 0)
+		return i;
+	if (h->nib == h->ib_cap) {
+		uint32_t cap = h->ib_cap ? h->ib_cap * 2 : 4;
+		struct hv_inbox *p = realloc(h->ib, cap * sizeof(*p));
 		if (!p)
-			return NULL;
-		for (uint32_t i = hd->port_w_len; i < n; i++)
-			p[i] = -1;
-		hd->port_w = p;
-		hd->port_w_len = n;
+			return -ENOMEM;
+		h->ib = p;
+		h->ib_cap = cap;
 	}
-	return &hd->port_w[port];
-}
-
-/* A fresh eventfd for a port: gntd keeps one descriptor of it; returns
- * another for the owner. */
-static int new_pair(struct hv_dom *hd, uint32_t port)
-{
-	int e, r, *w = port_w(hd, port);
-
-	if (!w || (e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-		return -ENOMEM;
-	r = fcntl(e, F_DUPFD_CLOEXEC, 0);
-	if (r < 0) {
-		close(e);
+	ib.memfd = hv_memfd("gnt-evtchn-inbox", 1);
+	ib.bell_w = reopen(h->bell_w, O_WRONLY);
+	if (ib.memfd < 0 || ib.bell_w < 0) {
+		close_if(ib.memfd);
+		close_if(ib.bell_w);
 		return -ENOMEM;
 	}
-	if (*w >= 0)
-		close(*w);
-	*w = e;
-	return r;
+	h->ib[h->nib] = ib;
+	return h->nib++;
 }
 
-/* Set a port pending (EAGAIN: a count at its maximum is pending already). */
-static void set_pending(int w)
+/* Drop the inboxes of domains that no port of h is bound to any more. */
+static void inbox_gc(struct hv_ehandle *h)
 {
-	uint64_t one = 1;
-	(void)!write(w, &one, sizeof(one));
-}
+	struct gnt_domain *d = gnt_core_domain(hv->core, h->domid);
+	uint64_t bound[65536 / 64] = {0};
 
-static void drop_port(struct hv_dom *hd, uint32_t port)
-{
-	if (hd && port < hd->port_w_len && hd->port_w[port] >= 0) {
-		close(hd->port_w[port]);
-		hd->port_w[port] = -1;
+	for (uint32_t p = 1; d && p < d->ev_len; p++)
+		if (d->ev[p].state == GNT_ECS_INTERDOMAIN && d->ev[p].owner == h->id)
+			bound[d->ev[p].remote_dom / 64] |= 1ull << (d->ev[p].remote_dom % 64);
+	for (uint32_t i = 0; i < h->nib;) {
+		uint16_t dom = h->ib[i].dom;
+		if (bound[dom / 64] & (1ull << (dom % 64))) {
+			i++;
+			continue;
+		}
+		close(h->ib[i].memfd);
+		close(h->ib[i].bell_w);
+		h->ib[i] = h->ib[--h->nib];
 	}
 }
 
-static void ctl_send(uint32_t owner, const struct gnt_evtchn_ctl *m, int fd)
+/* ---- handles ----------------------------------------------------------- */
+
+/* gntd's datagram to h's owner, then gen: the owner that sees the new gen
+ * finds the message queued.  Only gntd writes there: a full queue means the
+ * process does not read its own control socket; it only hurts itself. */
+static void ctl_send(struct hv_ehandle *h, const struct gnt_evtchn_ctl *m, const int *fds,
+		     uint32_t nfds)
 {
-	struct hv_ehandle *h = handle_get(owner);
 	union {
-		char b[CMSG_SPACE(sizeof(int))];
+		char b[CMSG_SPACE(sizeof(int) * GNT_EVCTL_PEER_FDS)];
 		struct cmsghdr align;
 	} cbuf;
 	struct iovec iov = {(void *)m, sizeof(*m)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	if (!h)
-		return;
-	if (fd >= 0)
-		gnt__fds_attach(&mh, cbuf.b, &fd, 1);
-	/* only gntd writes there: a full queue means the process does not
-	 * read its own control socket; it only hurts itself */
+	if (nfds)
+		gnt__fds_attach(&mh, cbuf.b, fds, nfds);
 	if (sendmsg(h->ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		hv_log("d%u: event channel control message lost: %s", h->domid, strerror(errno));
+	/* release: the message is queued before the new gen is seen */
+	atomic_fetch_add_explicit(&h->g->gen, 1, memory_order_release);
+}
+
+/* gntd's own event on port of h: through the ginbox. */
+static void signal_port(struct hv_ehandle *h, uint32_t port)
+{
+	if (port < GNT_EVTCHN_NR_PORTS && gnt__inbox_set(h->g, port))
+		gnt__bell_ring(h->bell_w);
 }
 
 /* core hook: gntd's own notification of (domid, port) */
 void hv_evtchn_notify(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 {
-	struct hv_dom *hd = hdom(domid);
-	int *w;
-	(void)ctx, (void)owner;
-
-	/* no pair yet: a port being bound; the bind sets it pending itself */
-	if (!hd || port >= hd->port_w_len || (w = &hd->port_w[port], *w < 0))
-		return;
-	set_pending(*w);
-}
-
-/* core hook: (domid, port)'s peer went away: a new eventfd (the old one
- * reaches nobody), and an event on it.  Xen does not notify on close, but
- * events may be spurious; this one stands for anything the peer sent before
- * closing that the owner had not read when it switched sockets, and tells
- * it the binding ended (as for a dead peer). */
-void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
-{
-	struct hv_dom *hd = hdom(domid);
-	struct gnt_evtchn_ctl m = {.kind = GNT_EVCTL_ROTATE, .port = port};
-	int r;
+	struct hv_ehandle *h = handle_get((uint32_t)owner);
 	(void)ctx;
 
-	if (!hd)
+	if (h && h->domid == domid)
+		signal_port(h, port);
+}
+
+/* core hook: (domid, port)'s peer went away.  Xen does not notify on close,
+ * but events may be spurious; this one stands for anything the peer sent
+ * that the owner will now refuse (it no longer takes bits for this port
+ * from the peer's inbox), and tells it the binding ended, as for a death. */
+void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
+{
+	struct hv_ehandle *h = handle_get((uint32_t)owner);
+	struct gnt_evtchn_ctl m = {.kind = GNT_EVCTL_UNBOUND, .port = port};
+	(void)ctx;
+
+	if (!h || h->domid != domid)
 		return;
-	r = new_pair(hd, port);
-	if (r < 0)
-		return;
-	set_pending(hd->port_w[port]);
-	ctl_send((uint32_t)owner, &m, r);
-	close(r);
+	ctl_send(h, &m, NULL, 0);
+	signal_port(h, port);
+	inbox_gc(h);
+}
+
+static void handle_fini(struct hv_ehandle *h)
+{
+	for (uint32_t i = 0; i < h->nib; i++) {
+		close(h->ib[i].memfd);
+		close(h->ib[i].bell_w);
+	}
+	free(h->ib);
+	if (h->g)
+		munmap(h->g, GNT_EVTCHN_INBOX_BYTES);
+	close_if(h->bell_w);
+	close_if(h->ctl);
+	if (h->bell_r >= 0)
+		bell_retire(h->bell_r);
+	free(h);
+}
+
+/* A new handle's bell and ginbox; give: what its owner gets (proto.h). */
+static int handle_init(struct hv_ehandle *h, int give[4])
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	h->bell_r = give[0] = p[0];
+	give[2] = p[1];
+	/* a byte is a ring: the smallest pipe will do */
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	/* the owner rings itself (unmask, more pending): never blocking */
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	give[1] = reopen(p[0], O_RDONLY);
+	h->bell_w = reopen(p[1], O_WRONLY);
+	give[3] = hv_memfd("gnt-evtchn-ginbox", 1);
+	if (give[1] < 0 || h->bell_w < 0 || give[3] < 0 || !(h->g = inbox_map(give[3])))
+		return -ENOMEM;
+	return 0;
 }
 
 int hv_evtchn_open(struct hv_conn *c, const struct gnt_msg *m, int *fds, uint32_t nfds)
 {
 	struct hv_ehandle *h;
 	uint32_t n = 0;
-	int type;
+	int type, rc, give[4] = {-1, -1, -1, -1};
 	socklen_t tl = sizeof(type);
 
 	if (nfds != 1 || getsockopt(fds[0], SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
@@ -173,6 +277,14 @@ int hv_evtchn_open(struct hv_conn *c, const struct gnt_msg *m, int *fds, uint32_
 	}
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	h->ctl = fds[0];
+	h->bell_r = h->bell_w = -1;
+	rc = handle_init(h, give);
+	if (rc < 0) {
+		for (int i = 1; i < 4; i++)
+			close_if(give[i]);
+		handle_fini(h);
+		return hv_reply(c, m, rc, NULL, 0, NULL, 0);
+	}
 	h->id = next_id++;
 	if (next_id == 0)
 		next_id = 1;
@@ -180,7 +292,10 @@ int hv_evtchn_open(struct hv_conn *c, const struct gnt_msg *m, int *fds, uint32_
 	h->conn = c;
 	h->next = handles;
 	handles = h;
-	return hv_reply(c, m, (int32_t)h->id, NULL, 0, NULL, 0);
+	rc = hv_reply(c, m, (int32_t)h->id, NULL, 0, give, 4);
+	for (int i = 1; i < 4; i++)
+		close(give[i]);
+	return rc;
 }
 
 /* The handle goes: its ports close (their peers are told by
@@ -193,16 +308,9 @@ static void handle_free(struct hv_ehandle *h)
 	for (pp = &handles; *pp != h; pp = &(*pp)->next)
 		;
 	*pp = h->next;
-	if (d && d->state == GNT_DOM_ALIVE) {
-		/* its ports close; gntd's write ends of them go too */
-		for (uint32_t p = 1; p < d->ev_len; p++)
-			if (d->ev[p].state != GNT_ECS_FREE && d->ev[p].owner == h->id) {
-				gnt_evtchn_close(hv->core, d, p);
-				drop_port(d->user, p);
-			}
-	}
-	close(h->ctl);
-	free(h);
+	if (d && d->state == GNT_DOM_ALIVE)
+		gnt_evtchn_close_owner(hv->core, d, h->id);
+	handle_fini(h);
 }
 
 int hv_evtchn_close_handle(struct hv_conn *c, const struct gnt_msg *m)
@@ -224,20 +332,76 @@ void hv_evtchn_conn_gone(struct hv_conn *c)
 	}
 }
 
-void hv_evtchn_dom_gone(struct hv_dom *hd)
+/* ---- hypercalls -------------------------------------------------------- */
+
+/* A binding was made: each end gets the inbox it scans, the inbox it
+ * signals and the bell it rings (the binder in its reply, the other end
+ * over its control socket first). */
+static int bind_reply(struct hv_conn *c, const struct gnt_msg *m, struct hv_ehandle *h,
+		      struct evtchn_bind_interdomain *op)
 {
-	for (uint32_t p = 0; p < hd->port_w_len; p++)
-		if (hd->port_w[p] >= 0)
-			close(hd->port_w[p]);
-	free(hd->port_w);
-	hd->port_w = NULL;
-	hd->port_w_len = 0;
+	struct gnt_domain *self = gnt_core_domain(hv->core, h->domid);
+	const struct gnt_evtchn *lp = gnt_evtchn_port(self, op->local_port);
+	struct gnt_domain *rd = gnt_core_domain(hv->core, lp->remote_dom);
+	struct hv_ehandle *ph = handle_get((uint32_t)gnt_evtchn_port(rd, op->remote_port)->owner);
+	int64_t mine = inbox_get(h, lp->remote_dom);
+	int64_t theirs = ph ? inbox_get(ph, h->domid) : -ESRCH;
+	struct gnt_evtchn_ctl pm = {.kind = GNT_EVCTL_PEER, .port = op->remote_port,
+				    .peer_port = op->local_port, .peer_handle = h->id,
+				    .peer_dom = h->domid};
+	struct gnt_msg rm = *m;
+	int pfds[3], rfds[3];
+
+	if (mine < 0 || theirs < 0) {
+		gnt_evtchn_close(hv->core, self, op->local_port);
+		inbox_gc(h);
+		return hv_reply(c, m, mine < 0 ? (int)mine : (int)theirs, NULL, 0, NULL, 0);
+	}
+	/* indexes, not pointers: the second inbox_get may have moved h->ib */
+	pfds[0] = ph->ib[theirs].memfd;
+	pfds[1] = h->ib[mine].memfd;
+	pfds[2] = h->ib[mine].bell_w;
+	ctl_send(ph, &pm, pfds, 3);
+	rfds[0] = h->ib[mine].memfd;
+	rfds[1] = ph->ib[theirs].memfd;
+	rfds[2] = ph->ib[theirs].bell_w;
+	rm.aux = ph->id;
+	return hv_reply(c, &rm, 0, op, sizeof(*op), rfds, 3);
+}
+
+/* EVTCHNOP_send through gntd: the peer's ginbox (gntd's own description of
+ * its bell; the sender needs nothing back). */
+static int send_as(struct gnt_domain *d, uint32_t port)
+{
+	struct gnt_evtchn_peer to;
+	struct hv_ehandle *ph;
+	int rc = gnt_evtchn_send(hv->core, d, port, &to);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0; /* unbound: dropped, as Xen */
+	ph = handle_get((uint32_t)to.owner);
+	if (ph && ph->domid == to.dom)
+		signal_port(ph, to.port);
+	return 0;
+}
+
+static int op_close(struct hv_conn *c, const struct gnt_msg *m, struct gnt_domain *self,
+		    struct hv_ehandle *h, uint32_t port)
+{
+	const struct gnt_evtchn *e = gnt_evtchn_port(self, port);
+	int rc;
+
+	if (e && e->owner && (!h || e->owner != h->id))
+		return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0); /* not this handle's */
+	rc = gnt_evtchn_close(hv->core, self, port);
+	if (rc == 0 && h)
+		inbox_gc(h);
+	return hv_reply(c, m, rc, NULL, 0, NULL, 0);
 }
 
 int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 {
 	struct gnt_domain *self = gnt_core_domain(hv->core, c->domid);
-	struct hv_dom *hd = self->user;
 	struct hv_ehandle *h = m->aux ? handle_get(m->aux) : NULL;
 	uint8_t arg[24];
 	size_t sz;
@@ -258,95 +422,35 @@ int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 	if (m->len != sz || m->count != 1)
 		return -EPROTO;
 	memcpy(arg, pl, sz);
-	if (!hd)
+	if (!self->user)
 		return hv_reply(c, m, -ESRCH, NULL, 0, NULL, 0);
 	switch (m->cmd & 0xFFFF) {
 	case EVTCHNOP_alloc_unbound: {
 		struct evtchn_alloc_unbound *op = (void *)arg;
-		struct gnt_domain *d;
-		int r;
 		if (!h)
 			return hv_reply(c, m, -EBADF, NULL, 0, NULL, 0);
 		if (op->dom != DOMID_SELF && op->dom != self->id)
 			return hv_reply(c, m, -EPERM, NULL, 0, NULL, 0); /* delivery is ours */
 		rc = gnt_evtchn_alloc_unbound(hv->core, self, op, h->id);
-		if (rc < 0)
-			return hv_reply(c, m, rc, op, sizeof(*op), NULL, 0);
-		d = self;
-		r = new_pair(d->user, op->port);
-		if (r < 0) {
-			gnt_evtchn_close(hv->core, self, op->port);
-			return hv_reply(c, m, -ENOMEM, NULL, 0, NULL, 0);
-		}
-		rc = hv_reply(c, m, 0, op, sizeof(*op), &r, 1);
-		close(r);
-		return rc;
+		return hv_reply(c, m, rc, op, sizeof(*op), NULL, 0);
 	}
 	case EVTCHNOP_bind_interdomain: {
 		struct evtchn_bind_interdomain *op = (void *)arg;
-		const struct gnt_evtchn *lp, *rp;
-		struct hv_dom *rhd;
-		int fds[2], *rw;
 		if (!h)
 			return hv_reply(c, m, -EBADF, NULL, 0, NULL, 0);
 		rc = gnt_evtchn_bind_interdomain(hv->core, self, op, h->id);
 		if (rc < 0)
 			return hv_reply(c, m, rc, op, sizeof(*op), NULL, 0);
-		/* the core already asked to set our new port pending: the pair
-		 * exists (made by hv_evtchn_notify); take its read end now */
-		lp = gnt_evtchn_port(self, op->local_port);
-		rhd = hdom(lp->remote_dom);
-		rp = gnt_evtchn_port(gnt_core_domain(hv->core, lp->remote_dom), op->remote_port);
-		fds[0] = new_pair(hd, op->local_port); /* first: it may move port_w */
-		rw = rhd ? port_w(rhd, op->remote_port) : NULL;
-		if (fds[0] < 0 || !rw || *rw < 0) {
-			if (fds[0] >= 0)
-				close(fds[0]);
-			gnt_evtchn_close(hv->core, self, op->local_port);
-			return hv_reply(c, m, -ENOMEM, NULL, 0, NULL, 0);
-		}
-		set_pending(port_w(hd, op->local_port)[0]); /* a new binding is pending */
-		fds[1] = *rw;
-		/* the other end learns who may now signal it */
-		{
-			struct gnt_evtchn_ctl pm = {.kind = GNT_EVCTL_PEER, .port = op->remote_port,
-						    .peer_port = op->local_port};
-			ctl_send((uint32_t)rp->owner, &pm, port_w(hd, op->local_port)[0]);
-		}
-		rc = hv_reply(c, m, 0, op, sizeof(*op), fds, 2);
-		close(fds[0]);
-		return rc;
+		return bind_reply(c, m, h, op);
 	}
 	case EVTCHNOP_send: {
 		struct evtchn_send *op = (void *)arg;
-		struct gnt_evtchn_peer to;
-		struct hv_dom *rhd;
-		int *w;
-		rc = gnt_evtchn_send(hv->core, self, op->port, &to);
-		if (rc != 0)
-			return hv_reply(c, m, rc < 0 ? rc : 0, NULL, 0, NULL, 0);
-		rhd = hdom(to.dom);
-		w = rhd ? port_w(rhd, to.port) : NULL;
-		if (!w || *w < 0)
-			return hv_reply(c, m, 0, NULL, 0, NULL, 0);
-		set_pending(*w);
-		/* and from now on directly */
-		{
-			struct gnt_msg rm = *m;
-			rm.aux = to.port;
-			return hv_reply(c, &rm, 0, NULL, 0, w, 1);
-		}
+		return hv_reply(c, m, send_as(self, op->port), NULL, 0, NULL, 0);
 	}
 	case EVTCHNOP_close: {
 		uint32_t port;
 		memcpy(&port, arg, 4);
-		if (gnt_evtchn_port(self, port) && gnt_evtchn_port(self, port)->owner &&
-		    (!h || gnt_evtchn_port(self, port)->owner != h->id))
-			return hv_reply(c, m, -EINVAL, NULL, 0, NULL, 0); /* not this handle's */
-		rc = gnt_evtchn_close(hv->core, self, port);
-		if (rc == 0)
-			drop_port(hd, port);
-		return hv_reply(c, m, rc, NULL, 0, NULL, 0);
+		return op_close(c, m, self, h, port);
 	}
 	case EVTCHNOP_unmask: {
 		uint32_t port;
@@ -362,9 +466,9 @@ int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 		struct evtchn_reset *op = (void *)arg;
 		struct gnt_domain *d = op->dom == DOMID_SELF ? self : gnt_core_domain(hv->core, op->dom);
 		rc = gnt_evtchn_reset(hv->core, self, op->dom);
-		if (rc == 0 && d && d->user)
-			for (uint32_t p = 0; p < ((struct hv_dom *)d->user)->port_w_len; p++)
-				drop_port(d->user, p);
+		for (struct hv_ehandle *x = handles; rc == 0 && x; x = x->next)
+			if (x->domid == d->id)
+				inbox_gc(x);
 		return hv_reply(c, m, rc, NULL, 0, NULL, 0);
 	}
 	}
@@ -372,21 +476,6 @@ int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 }
 
 /* ---- unmap notify ------------------------------------------------------ */
-
-/* An event on `port` of d on d's behalf, as if d had sent it: to the peer,
- * if the port is bound; nothing otherwise (closed since, or never bound). */
-static void send_as(struct gnt_domain *d, uint32_t port)
-{
-	struct gnt_evtchn_peer to;
-	struct hv_dom *rhd;
-
-	if (gnt_evtchn_send(hv->core, d, port, &to) != 0)
-		return;
-	rhd = hdom(to.dom);
-	if (!rhd || to.port >= rhd->port_w_len || rhd->port_w[to.port] < 0)
-		return;
-	set_pending(rhd->port_w[to.port]);
-}
 
 /* Where the byte to clear lives now; NULL when the frame is gone. */
 static struct gnt_unit *notify_frame(struct gnt_domain *d, const struct hv_unotify *n,
@@ -433,7 +522,7 @@ static void notify_fire(struct gnt_domain *d, const struct hv_unotify *n)
 		}
 	}
 	if (n->flags & GNT_UNMAP_NOTIFY_SEND_EVENT)
-		send_as(d, n->port);
+		(void)send_as(d, n->port);
 }
 
 static void notify_drop(struct hv_conn *c, uint32_t i)

@@ -500,6 +500,7 @@ static int claim_uid_slot(void)
 static volatile sig_atomic_t term;
 static char revoke_mark; /* epoll data for the fanotify descriptor */
 static char xs_mark;     /* epoll data for xenstore's own epoll set */
+static char bell_mark;   /* epoll data for closed handles' bells (evtchn.c) */
 
 static void on_term(int sig)
 {
@@ -622,6 +623,12 @@ int main(int argc, char **argv)
 		}
 		ev.data.ptr = &xs_mark;
 		epoll_ctl(hv->epfd, EPOLL_CTL_ADD, hv_xs_fd(), &ev);
+		if ((rc = hv_evtchn_init()) < 0) {
+			fprintf(stderr, "gntd: event channels: %s\n", strerror(-rc));
+			return 1;
+		}
+		ev.data.ptr = &bell_mark;
+		epoll_ctl(hv->epfd, EPOLL_CTL_ADD, hv_evtchn_fd(), &ev);
 	}
 	if (!foreground) {
 		pid_t p = fork();
@@ -692,6 +699,10 @@ int main(int argc, char **argv)
 				hv_xs_poll();
 				continue;
 			}
+			if ((void *)c == &bell_mark) {
+				hv_evtchn_poll();
+				continue;
+			}
 			if (c->dead)
 				continue;
 			if (evs[i].events & EPOLLOUT)
@@ -729,10 +740,8 @@ int main(int argc, char **argv)
 	/* domains that never had a process still hold our per-domain data */
 	for (struct gnt_domain *d = gnt_core_domain_next(hv->core, 0); d;
 	     d = gnt_core_domain_next(hv->core, d->id + 1u)) {
-		if (d->user) {
-			hv_evtchn_dom_gone(d->user);
+		if (d->user)
 			hv_gntdev_dom_gone(d->user);
-		}
 		free(d->user);
 		d->user = NULL;
 	}

@@ -58,8 +58,6 @@ struct hv_unotify {
 struct hv_dom {
 	uint32_t nconns;
 	bool had_conns;
-	int *port_w;            /* per event channel port: gntd's write end, -1 */
-	uint32_t port_w_len;
 	uint32_t map_notifies;  /* mapping notifies set by its processes */
 	/* gntdev/gntalloc (gntdev.c): per maptrack handle, the connection
 	 * that owns the mapping (NULL: the domain's); its shares, owned or
@@ -70,6 +68,14 @@ struct hv_dom {
 	uint32_t alloc_limit, alloc_used, dev_limit;
 };
 
+/* inbox(H, D) of an event channel handle H: where domain D's processes set
+ * the pending bits of H's ports bound to D.  Kept while such a binding is. */
+struct hv_inbox {
+	uint16_t dom;
+	int memfd;
+	int bell_w;             /* H's bell: D's own write description */
+};
+
 /* An event channel handle (a process's xenevtchn handle). */
 struct hv_ehandle {
 	struct hv_ehandle *next;
@@ -77,6 +83,11 @@ struct hv_ehandle {
 	uint16_t domid;
 	struct hv_conn *conn;
 	int ctl;                /* write end of the handle's control socket */
+	int bell_r;             /* a reader, so no writer ever gets SIGPIPE */
+	int bell_w;             /* gntd's own write description, O_NONBLOCK */
+	struct gnt_evtchn_inbox *g; /* the ginbox: gntd's events, gen */
+	struct hv_inbox *ib;
+	uint32_t nib, ib_cap;
 };
 
 struct hv {
@@ -120,7 +131,11 @@ int hv_evtchn_open(struct hv_conn *c, const struct gnt_msg *m, int *fds, uint32_
 int hv_evtchn_close_handle(struct hv_conn *c, const struct gnt_msg *m);
 int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl);
 void hv_evtchn_conn_gone(struct hv_conn *c);
-void hv_evtchn_dom_gone(struct hv_dom *hd);
+/* The bells of closed handles stay readable until their last writer (a
+ * former peer) closes: init at start, fd goes in the main loop, poll on it. */
+int hv_evtchn_init(void);
+int hv_evtchn_fd(void);
+void hv_evtchn_poll(void);
 void hv_evtchn_notify(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
 void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner);
 /* Unmap notifies (evtchn.c).  set: the GNT_MSG_UNMAP_NOTIFY request.

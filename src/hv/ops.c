@@ -66,10 +66,8 @@ void hv_domain_kill(struct gnt_domain *d)
 		hv_conn_kill(c);
 	}
 	d->user = NULL;
-	if (hd) {
-		hv_evtchn_dom_gone(hd);
+	if (hd)
 		hv_gntdev_dom_gone(hd);
-	}
 	free(hd);
 	gnt__core_domain_release(hv->core, d);
 	/* its mappings are gone: find out now whether its processes let go */

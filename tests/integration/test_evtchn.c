@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Event channels between two domains through a real gntd. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -194,9 +196,11 @@ static void death_b(void *p)
 TEST(evtchn_peer_death_notifies_survivor)
 {
 	struct ev s = {0};
+	struct gnt_hv_stats s0;
 	pid_t pa, pb;
 
 	th_gntd_start();
+	s0 = th_stats();
 	s.a = th_domain("A");
 	s.b = th_domain("B");
 	th_chan_open(&s.to_a);
@@ -209,6 +213,7 @@ TEST(evtchn_peer_death_notifies_survivor)
 	CHECK_EQ(th_wait(pb), 128 + SIGKILL);
 	th_send_u32(&s.to_a, 1);
 	CHECK_EQ(th_wait(pa), 0);
+	th_expect_stats(&s0, 5000); /* the dead peer's bell and inboxes too */
 	th_chan_close(&s.to_a);
 	th_chan_close(&s.to_b);
 	th_chan_close(&s.to_t);
@@ -235,5 +240,164 @@ TEST(evtchn_status_of_others_is_dom0s)
 	s.a = th_domain("A");
 	s.b = th_domain("B");
 	CHECK_EQ(th_wait(th_spawn(s.b, status_other, &s)), 0);
+	th_gntd_stop();
+}
+
+/* gnt_evtchn_wait sleeps until an event, and with O_NONBLOCK on the
+ * descriptor returns -EAGAIN; pending with several ports ready keeps the
+ * descriptor readable until the last is taken. */
+static void wait_a(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port[3];
+	struct pollfd pfd = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
+	bool seen[3] = {false, false, false};
+
+	for (int i = 0; i < 3; i++) {
+		port[i] = gnt_evtchn_bind_unbound_port(h, (domid_t)s->b);
+		CHECK(port[i] > 0);
+		th_send_u32(&s->to_b, (uint32_t)port[i]);
+	}
+	/* b binds, waits for our go, then notifies port 0: we sleep in wait */
+	th_send_u32(&s->to_b, 1);
+	CHECK_EQ(gnt_evtchn_wait(h), port[0]);
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port[0]), 0);
+	fcntl(pfd.fd, F_SETFL, O_NONBLOCK);
+	CHECK_EQ(gnt_evtchn_wait(h), -EAGAIN);
+	fcntl(pfd.fd, F_SETFL, 0);
+	th_send_u32(&s->to_b, 2); /* b notifies all three */
+	CHECK_EQ(th_recv_u32(&s->to_a), 3);
+	for (int n = 0; n < 3; n++) {
+		int got;
+		CHECK_EQ(poll(&pfd, 1, 5000), 1);
+		got = gnt_evtchn_pending(h);
+		for (int i = 0; i < 3; i++)
+			if (got == port[i]) {
+				CHECK(!seen[i]);
+				seen[i] = true;
+			}
+	}
+	CHECK(seen[0] && seen[1] && seen[2]);
+	CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN); /* all three masked now */
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port[0]), 0);
+	th_send_u32(&s->to_b, 4); /* b notifies port 0 */
+	CHECK_EQ(th_recv_u32(&s->to_a), 5);
+	/* taken without sleeping: the descriptor is not left readable with
+	 * nothing to deliver (a caller that polls, then waits, would block) */
+	CHECK_EQ(gnt_evtchn_wait(h), port[0]);
+	CHECK_EQ(poll(&pfd, 1, 0), 0);
+	th_send_u32(&s->to_b, 6);
+	gnt_evtchn_close(h);
+}
+
+static void wait_b(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port[3];
+
+	for (int i = 0; i < 3; i++) {
+		port[i] = gnt_evtchn_bind_interdomain(h, (domid_t)s->a, th_recv_u32(&s->to_b));
+		CHECK(port[i] > 0);
+	}
+	CHECK_EQ(th_recv_u32(&s->to_b), 1);
+	usleep(20000); /* a is most likely asleep in wait by now (either way is right) */
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port[0]), 0);
+	CHECK_EQ(th_recv_u32(&s->to_b), 2);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port[i]), 0);
+	th_send_u32(&s->to_a, 3);
+	CHECK_EQ(th_recv_u32(&s->to_b), 4);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port[0]), 0);
+	th_send_u32(&s->to_a, 5);
+	CHECK_EQ(th_recv_u32(&s->to_b), 6);
+	gnt_evtchn_close(h);
+}
+
+TEST(evtchn_wait_blocks_and_pending_keeps_fd_readable)
+{
+	struct ev s = {0};
+	struct gnt_hv_stats s0;
+	pid_t pa, pb;
+
+	th_gntd_start();
+	s0 = th_stats();
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	th_chan_open(&s.to_a);
+	th_chan_open(&s.to_b);
+	pa = th_spawn(s.a, wait_a, &s);
+	pb = th_spawn(s.b, wait_b, &s);
+	CHECK_EQ(th_wait(pa), 0);
+	CHECK_EQ(th_wait(pb), 0);
+	th_expect_stats(&s0, 5000);
+	th_chan_close(&s.to_a);
+	th_chan_close(&s.to_b);
+	th_gntd_stop();
+}
+
+/* A forked child holds the parent's handle's memory and descriptors, but
+ * the handle is not its own: every call says so, and the parent's keeps
+ * working. */
+static void fork_a(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = gnt_evtchn_bind_unbound_port(h, (domid_t)s->b);
+	pid_t child;
+
+	th_send_u32(&s->to_b, (uint32_t)port);
+	CHECK_EQ(th_recv_u32(&s->to_a), 1); /* bound */
+	child = fork();
+	if (child == 0) {
+		bool ok = gnt_evtchn_notify(h, (evtchn_port_t)port) == -EBADF &&
+			  gnt_evtchn_pending(h) == -EBADF && gnt_evtchn_wait(h) == -EBADF &&
+			  gnt_evtchn_unmask(h, (evtchn_port_t)port) == -EBADF &&
+			  gnt_evtchn_unbind(h, (evtchn_port_t)port) == -EBADF &&
+			  gnt_evtchn_bind_unbound_port(h, (domid_t)s->b) == -EBADF;
+		gnt_evtchn_close(h); /* frees the child's copy only */
+		_exit(ok ? 0 : 1);
+	}
+	CHECK_EQ(th_wait(child), 0);
+	CHECK_EQ(th_evtchn_wait(h), port); /* b's bind, then b's notify */
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+	th_send_u32(&s->to_b, 2);
+	gnt_evtchn_close(h);
+}
+
+static void fork_b(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = gnt_evtchn_bind_interdomain(h, (domid_t)s->a, th_recv_u32(&s->to_b));
+
+	CHECK(port > 0);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+	th_send_u32(&s->to_a, 1);
+	CHECK_EQ(th_evtchn_wait(h), port); /* fresh binding */
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	CHECK_EQ(th_evtchn_wait(h), port); /* a's notify */
+	CHECK_EQ(th_recv_u32(&s->to_b), 2);
+	gnt_evtchn_close(h);
+}
+
+TEST(evtchn_fork_child_cannot_use_parents_handle)
+{
+	struct ev s = {0};
+	pid_t pa, pb;
+
+	th_gntd_start();
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	th_chan_open(&s.to_a);
+	th_chan_open(&s.to_b);
+	pa = th_spawn(s.a, fork_a, &s);
+	pb = th_spawn(s.b, fork_b, &s);
+	CHECK_EQ(th_wait(pa), 0);
+	CHECK_EQ(th_wait(pb), 0);
+	th_chan_close(&s.to_a);
+	th_chan_close(&s.to_b);
 	th_gntd_stop();
 }

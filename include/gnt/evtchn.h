@@ -58,8 +58,11 @@ int gnt_evtchn_unbind(gnt_evtchn_handle *h, evtchn_port_t port);
 int gnt_evtchn_pending(gnt_evtchn_handle *h);
 /* A pending port (now masked), waiting for one: xenevtchn_pending on a
  * blocking descriptor (one read of the descriptor per sleep, no other
- * system call).  -EAGAIN at once if the caller made the descriptor
- * O_NONBLOCK and none is pending; -EINTR if a signal interrupted the wait. */
+ * system call).  Woken by a ring with nothing behind it, it returns a live
+ * unmasked port as a spurious event rather than sleep again (a caller that
+ * polled the descriptor first must not block).  -EAGAIN at once if the
+ * caller made the descriptor O_NONBLOCK and none is pending; -EINTR if a
+ * signal interrupted the wait. */
 int gnt_evtchn_wait(gnt_evtchn_handle *h);
 int gnt_evtchn_unmask(gnt_evtchn_handle *h, evtchn_port_t port);
 /* EVTCHNOP_status / EVTCHNOP_reset as Xen's hypercall. */

@@ -327,6 +327,23 @@ static int deliver(gnt_evtchn_handle *h)
 	return -1;
 }
 
+/* A live unmasked port, round robin, now masked, as a spurious event; -1
+ * if every port is masked (then nothing may be delivered). */
+static int spurious(gnt_evtchn_handle *h)
+{
+	for (uint32_t k = 0; k < h->np; k++) {
+		uint32_t port = (h->cursor + k) % h->np;
+		uint64_t bit = 1ull << (port % 64);
+
+		if (!h->p[port].live || (h->mask[port / 64] & bit))
+			continue;
+		h->mask[port / 64] |= bit;
+		h->cursor = (port + 1) % GNT_EVTCHN_NR_PORTS;
+		return (int)port;
+	}
+	return -1;
+}
+
 static bool ours(const gnt_evtchn_handle *h)
 {
 	return h->pid == gnt__pid();
@@ -373,6 +390,13 @@ int gnt_evtchn_wait(gnt_evtchn_handle *h)
 			}
 			return deliver(h);
 		}
+		/* woken with nothing to deliver: a ring whose bit an earlier
+		 * scan already took (the sender sets the bit, then rings), or a
+		 * former peer's.  Sleeping again would leave a caller that
+		 * polled the fd first blocked, so it gets what Xen allows: a
+		 * spurious event */
+		if (slept && (n = spurious(h)) >= 0)
+			return (int)n;
 		/* whatever rings after our scan wakes us */
 		n = read(h->bell, buf, sizeof(buf));
 		if (n < 0)

@@ -3,8 +3,9 @@
  * A hostile peer on the raw protocol binds to a port of ours and abuses
  * what the bind gave it: our inbox for its domain (every bit, port 0, ports
  * beyond the domain's limit, the summary), the memfd behind it (resize,
- * seal), our bell (set blocking, filled).  We only ever see its own bound
- * port, our memory stays mapped, and gntd keeps serving.
+ * seal), our bell (set blocking, filled, rung with no bit set).  We only
+ * ever see its own bound port (or a spurious event), our memory stays
+ * mapped, and gntd keeps serving.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -76,6 +77,24 @@ static void raw_close(struct raw_peer *r)
 	close(r->conn);
 }
 
+/* A ring with no bit behind it makes the fd readable; a blocking wait
+ * after poll must not then sleep (the caller came because of the fd): it
+ * returns a spurious event on one of our ports, and nothing stays
+ * readable. */
+static void bare_ring(gnt_evtchn_handle *h, int p1, int p2)
+{
+	struct pollfd pf = {.fd = gnt_evtchn_fd(h), .events = POLLIN};
+	int q;
+
+	CHECK_EQ(poll(&pf, 1, 5000), 1);
+	alarm(10); /* a wait that sleeps fails the test instead of hanging it */
+	q = gnt_evtchn_wait(h);
+	alarm(0);
+	CHECK(q == p1 || q == p2);
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)q), 0);
+	CHECK_EQ(poll(&pf, 1, 0), 0);
+}
+
 /* a: two ports for b, only the first gets bound; see only that one */
 static void victim(void *p)
 {
@@ -87,6 +106,11 @@ static void victim(void *p)
 	CHECK(p1 > 0 && p2 > 0);
 	th_send_u32(&s->to_b, (uint32_t)p1);
 	for (uint32_t step; (step = th_recv_u32(&s->to_a)) != 0;) {
+		if (step == 4) {
+			bare_ring(h, p1, p2);
+			th_send_u32(&s->to_b, step);
+			continue;
+		}
 		/* b did something nasty, then signalled p1: exactly p1 comes */
 		CHECK_EQ(th_evtchn_wait(h), p1);
 		CHECK_EQ(gnt_evtchn_pending(h), -EAGAIN);
@@ -139,6 +163,10 @@ static void hostile(void *p)
 	fcntl(r.fds[2], F_SETFL, 0);
 	CHECK_EQ(raw_hc(&r, EVTCHNOP_send, &snd, sizeof(snd), NULL, &n), 0);
 	wait_step(s, 3);
+	/* 4: a bare ring, no bit set */
+	fcntl(r.fds[2], F_SETFL, O_NONBLOCK);
+	CHECK_EQ(write(r.fds[2], "", 1), 1);
+	wait_step(s, 4);
 	th_send_u32(&s->to_a, 0);
 	raw_close(&r);
 }

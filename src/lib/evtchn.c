@@ -268,7 +268,10 @@ static void scan_box(gnt_evtchn_handle *h, struct gnt_evtchn_inbox *ib, const st
 {
 	uint64_t s;
 
-	if (!atomic_load_explicit(&ib->summary, memory_order_relaxed))
+	/* gntd's inbox rarely changes: look before taking its line.  A peer's
+	 * we take at once: its line came from the sender, and a load first
+	 * would cost a second transfer (shared, then exclusive) per event */
+	if (!b && !atomic_load_explicit(&ib->summary, memory_order_relaxed))
 		return;
 	/* acquire: the words the summary bits lead to */
 	s = atomic_exchange_explicit(&ib->summary, 0, memory_order_acquire);

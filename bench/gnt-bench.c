@@ -32,8 +32,9 @@
  *                   per page.
  *   *_same_cpu      hypercall_rtt and map_1 with the mapper moved onto gntd's
  *                   CPU (only when gntd is pinned elsewhere).
- *   evtchn_rtt      an event channel notify from the mapper, echoed by the
- *                   granter; both sides wait as libxenvchan does
+ *   evtchn_rtt      an event channel notify from the mapper, echoed by a
+ *                   plain child of the granter; both sides wait as
+ *                   libxenvchan does
  *                   (gnt_evtchn_wait, i.e. xenevtchn_pending on a blocking
  *                   fd, + unmask + notify), against eventfd_rtt: the same
  *                   ping-pong over two eventfds with a plain blocking echo
@@ -464,7 +465,7 @@ struct refs {
 	uint32_t evport_poll;  /* another, echoed by the granter's poll loop */
 };
 
-/* The granter's echo of evtchn_rtt, as libxenvchan waits. */
+/* The granter's echo of evtchn_rtt, as libxenvchan waits (in a child). */
 static void *echo_wait(void *arg)
 {
 	gnt_evtchn_handle *h = arg;
@@ -599,12 +600,26 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 	}
 	grant_unit(mapper, r->big, BIG_PAGES);
 	/* event channel echoes: our unbound ports, for the mapper to bind; one
-	 * echoed by a thread in gnt_evtchn_wait, one by our poll loop */
-	gnt_evtchn_handle *eh = gnt_evtchn_open(), *ew = gnt_evtchn_open();
+	 * echoed in gnt_evtchn_wait by a plain child of ours (as the raw
+	 * baseline's echo below), one by our poll loop */
+	gnt_evtchn_handle *eh = gnt_evtchn_open();
 	int port = eh ? gnt_evtchn_bind_unbound_port(eh, mapper) : -1;
-	int wport = ew ? gnt_evtchn_bind_unbound_port(ew, mapper) : -1;
-	pthread_t echo;
-	if (port < 0 || wport < 0 || pthread_create(&echo, NULL, echo_wait, ew) != 0)
+	int wport = -1, wp[2];
+	if (pipe(wp) < 0)
+		die("pipe");
+	if (fork() == 0) {
+		gnt_evtchn_handle *ew = gnt_evtchn_open();
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		wport = ew ? gnt_evtchn_bind_unbound_port(ew, mapper) : -1;
+		write_full(wp[1], &wport, sizeof(wport));
+		if (wport >= 0)
+			echo_wait(ew);
+		_exit(0);
+	}
+	read_full(wp[0], &wport, sizeof(wport));
+	close(wp[0]);
+	close(wp[1]);
+	if (port < 0 || wport < 0)
 		die("granter: event channel");
 	r->evport = (uint32_t)wport;
 	r->evport_poll = (uint32_t)port;

@@ -150,7 +150,9 @@ static int close_port(struct gnt_core *c, struct gnt_domain *d, evtchn_port_t p,
 			r->state = GNT_ECS_UNBOUND;
 			r->remote_dom = d->id;
 			r->remote_port = 0;
-			if (ops->evtchn_unbound && rd != d)
+			/* a binding within one domain too; not when the whole
+			 * domain dies (its other ends are closing as well) */
+			if (ops->evtchn_unbound && (rd != d || !peer_notify))
 				ops->evtchn_unbound(ctx, rd->id, e->remote_port, r->owner);
 			if (peer_notify && live(rd))
 				notify(c, rd, e->remote_port);

@@ -105,6 +105,55 @@ TEST(evtchn_ping_pong_between_domains)
 	th_gntd_stop();
 }
 
+/* A binding within one domain (two handles of one process): when one end
+ * closes, the other hears it (one event, unbound), and a new binding to it
+ * works both ways. */
+static void loop_rebind(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h1 = gnt_evtchn_open(), *h2 = gnt_evtchn_open();
+	int p1 = h1 ? gnt_evtchn_bind_unbound_port(h1, (domid_t)s->a) : -1;
+
+	CHECK(p1 >= 1 && h2);
+	for (int round = 0; round < 2; round++) {
+		int p2 = gnt_evtchn_bind_interdomain(h2, (domid_t)s->a, (evtchn_port_t)p1);
+		struct evtchn_status st = {.dom = DOMID_SELF, .port = (evtchn_port_t)p1};
+
+		CHECK(p2 >= 1);
+		CHECK_EQ(th_evtchn_wait(h2), p2); /* a fresh binding is pending */
+		CHECK_EQ(gnt_evtchn_unmask(h2, (evtchn_port_t)p2), 0);
+		CHECK_EQ(gnt_evtchn_notify(h1, (evtchn_port_t)p1), 0);
+		CHECK_EQ(th_evtchn_wait(h2), p2);
+		CHECK_EQ(gnt_evtchn_unmask(h2, (evtchn_port_t)p2), 0);
+		CHECK_EQ(gnt_evtchn_notify(h2, (evtchn_port_t)p2), 0);
+		CHECK_EQ(th_evtchn_wait(h1), p1);
+		CHECK_EQ(gnt_evtchn_unmask(h1, (evtchn_port_t)p1), 0);
+		CHECK_EQ(gnt_evtchn_unbind(h2, (evtchn_port_t)p2), 0);
+		/* the end of the binding is one event, and p1 is unbound */
+		CHECK_EQ(th_evtchn_wait(h1), p1);
+		CHECK_EQ(gnt_evtchn_unmask(h1, (evtchn_port_t)p1), 0);
+		CHECK_EQ(gnt_evtchn_status(&st), 0);
+		CHECK_EQ(st.status, EVTCHNSTAT_unbound);
+		CHECK_EQ(gnt_evtchn_notify(h1, (evtchn_port_t)p1), 0); /* dropped */
+		th_evtchn_quiet(h2, 20);
+	}
+	gnt_evtchn_close(h2);
+	gnt_evtchn_close(h1);
+}
+
+TEST(evtchn_binding_within_a_domain_ends_and_rebinds)
+{
+	struct ev s = {0};
+	struct gnt_hv_stats s0;
+
+	th_gntd_start();
+	s0 = th_stats();
+	s.a = th_domain("A");
+	CHECK_EQ(th_wait(th_spawn(s.a, loop_rebind, &s)), 0);
+	th_expect_stats(&s0, 5000);
+	th_gntd_stop();
+}
+
 /* Events while masked coalesce into one delivery at unmask. */
 static void mask_a(void *p)
 {

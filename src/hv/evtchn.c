@@ -33,7 +33,12 @@
 
 static struct hv_ehandle *handles;
 static uint32_t next_id = 1;
-static int retired = -1; /* epoll set: closed handles' bells (hv_evtchn_poll) */
+/* epoll set (hv_evtchn_poll): closed handles' bells (data.fd), and control
+ * sockets with late news to send (LATE_KEY | handle id) */
+static int retired = -1;
+#define LATE_KEY (1ull << 63)
+
+static void late_flush(struct hv_ehandle *h);
 
 static struct hv_ehandle *handle_get(uint32_t id)
 {
@@ -75,6 +80,13 @@ void hv_evtchn_poll(void)
 	int n = epoll_wait(retired, ev, 64, 0);
 
 	for (int i = 0; i < n; i++) {
+		struct hv_ehandle *h;
+		if (ev[i].data.u64 & LATE_KEY) {
+			h = handle_get((uint32_t)ev[i].data.u64);
+			if (h)
+				late_flush(h);
+			continue;
+		}
 		epoll_ctl(retired, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
 		close(ev[i].data.fd);
 	}
@@ -165,10 +177,10 @@ static void inbox_gc(struct hv_ehandle *h)
 /* ---- handles ----------------------------------------------------------- */
 
 /* gntd's datagram to h's owner, then gen: the owner that sees the new gen
- * finds the message queued.  Only gntd writes there: a full queue means the
- * process does not read its own control socket; it only hurts itself. */
-static void ctl_send(struct hv_ehandle *h, const struct gnt_evtchn_ctl *m, const int *fds,
-		     uint32_t nfds)
+ * finds the message queued.  False: the socket is full (the owner has not
+ * read it for a while). */
+static bool ctl_try(struct hv_ehandle *h, const struct gnt_evtchn_ctl *m, const int *fds,
+		    uint32_t nfds)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * GNT_EVCTL_PEER_FDS)];
@@ -180,9 +192,99 @@ static void ctl_send(struct hv_ehandle *h, const struct gnt_evtchn_ctl *m, const
 	if (nfds)
 		gnt__fds_attach(&mh, cbuf.b, fds, nfds);
 	if (sendmsg(h->ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		hv_log("d%u: event channel control message lost: %s", h->domid, strerror(errno));
+		return false;
 	/* release: the message is queued before the new gen is seen */
 	atomic_fetch_add_explicit(&h->g->gen, 1, memory_order_release);
+	return true;
+}
+
+/* The news about port of h as it stands now: PEER with the three
+ * descriptors when it is bound to a live handle, else UNBOUND.  Returns the
+ * number of descriptors (fds are h's and its peer's, not to be closed). */
+static uint32_t port_news(struct hv_ehandle *h, uint32_t port, struct gnt_evtchn_ctl *m,
+			  int fds[3])
+{
+	struct gnt_domain *d = gnt_core_domain(hv->core, h->domid);
+	const struct gnt_evtchn *e = d ? gnt_evtchn_port(d, port) : NULL;
+	struct gnt_domain *rd;
+	struct hv_ehandle *ph;
+	int64_t mine, theirs;
+
+	*m = (struct gnt_evtchn_ctl){.kind = GNT_EVCTL_UNBOUND, .port = port};
+	if (!e || e->state != GNT_ECS_INTERDOMAIN || e->owner != h->id ||
+	    !(rd = gnt_core_domain(hv->core, e->remote_dom)) ||
+	    !(ph = handle_get((uint32_t)gnt_evtchn_port(rd, e->remote_port)->owner)) ||
+	    (mine = inbox_get(h, e->remote_dom)) < 0 || (theirs = inbox_get(ph, h->domid)) < 0)
+		return 0;
+	*m = (struct gnt_evtchn_ctl){.kind = GNT_EVCTL_PEER, .port = port,
+				     .peer_port = e->remote_port, .peer_handle = ph->id,
+				     .peer_dom = e->remote_dom};
+	fds[0] = h->ib[mine].memfd;
+	fds[1] = ph->ib[theirs].memfd;
+	fds[2] = ph->ib[theirs].bell_w;
+	return 3;
+}
+
+static bool late_any(const struct hv_ehandle *h)
+{
+	for (uint32_t i = 0; h->late && i < GNT_EVTCHN_NR_PORTS / 64; i++)
+		if (h->late[i])
+			return true;
+	return false;
+}
+
+/* Watch h's control socket for room (EPOLLOUT), or stop. */
+static void late_watch(struct hv_ehandle *h, bool on)
+{
+	struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = LATE_KEY | h->id};
+
+	if (epoll_ctl(retired, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, h->ctl, &ev) < 0 &&
+	    errno != EEXIST && errno != ENOENT)
+		hv_log("d%u: event channel control socket: %s", h->domid, strerror(errno));
+}
+
+/* Send what is late, oldest port first, as the ports are now (a port's
+ * news coalesce: only its present state matters).  Stops when the socket
+ * is full again. */
+static void late_flush(struct hv_ehandle *h)
+{
+	for (uint32_t i = 0; h->late && i < GNT_EVTCHN_NR_PORTS / 64; i++)
+		for (; h->late[i]; h->late[i] &= h->late[i] - 1) {
+			uint32_t port = i * 64 + (uint32_t)__builtin_ctzll(h->late[i]);
+			struct gnt_evtchn_ctl m;
+			int fds[3];
+			uint32_t n = port_news(h, port, &m, fds);
+
+			if (!ctl_try(h, &m, fds, n))
+				return;
+		}
+	late_watch(h, false);
+}
+
+/* Tell h's owner what became of its port.  If the socket is full the news
+ * wait in h->late (one bit per port, so a peer that binds and unbinds
+ * thousands of times cannot push another domain's binding out of the
+ * queue) and go out as the owner reads. */
+static void ctl_port(struct hv_ehandle *h, uint32_t port)
+{
+	struct gnt_evtchn_ctl m;
+	int fds[3];
+	uint32_t n;
+
+	if (port >= GNT_EVTCHN_NR_PORTS)
+		return;
+	if (!late_any(h)) {
+		n = port_news(h, port, &m, fds);
+		if (ctl_try(h, &m, fds, n))
+			return;
+	}
+	if (!h->late && !(h->late = calloc(GNT_EVTCHN_NR_PORTS / 64, sizeof(uint64_t)))) {
+		hv_log("d%u: event channel news lost: out of memory", h->domid);
+		return;
+	}
+	if (!late_any(h))
+		late_watch(h, true);
+	h->late[port / 64] |= 1ull << (port % 64);
 }
 
 /* gntd's own event on port of h: through the ginbox. */
@@ -209,12 +311,11 @@ void hv_evtchn_notify(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 {
 	struct hv_ehandle *h = handle_get((uint32_t)owner);
-	struct gnt_evtchn_ctl m = {.kind = GNT_EVCTL_UNBOUND, .port = port};
 	(void)ctx;
 
 	if (!h || h->domid != domid)
 		return;
-	ctl_send(h, &m, NULL, 0);
+	ctl_port(h, port);
 	signal_port(h, port);
 	inbox_gc(h);
 }
@@ -226,6 +327,9 @@ static void handle_fini(struct hv_ehandle *h)
 		close(h->ib[i].bell_w);
 	}
 	free(h->ib);
+	if (late_any(h))
+		late_watch(h, false);
+	free(h->late);
 	if (h->g)
 		munmap(h->g, GNT_EVTCHN_INBOX_BYTES);
 	close_if(h->bell_w);
@@ -346,22 +450,16 @@ static int bind_reply(struct hv_conn *c, const struct gnt_msg *m, struct hv_ehan
 	struct hv_ehandle *ph = handle_get((uint32_t)gnt_evtchn_port(rd, op->remote_port)->owner);
 	int64_t mine = inbox_get(h, lp->remote_dom);
 	int64_t theirs = ph ? inbox_get(ph, h->domid) : -ESRCH;
-	struct gnt_evtchn_ctl pm = {.kind = GNT_EVCTL_PEER, .port = op->remote_port,
-				    .peer_port = op->local_port, .peer_handle = h->id,
-				    .peer_dom = h->domid};
 	struct gnt_msg rm = *m;
-	int pfds[3], rfds[3];
+	int rfds[3];
 
 	if (mine < 0 || theirs < 0) {
 		gnt_evtchn_close(hv->core, self, op->local_port);
 		inbox_gc(h);
 		return hv_reply(c, m, mine < 0 ? (int)mine : (int)theirs, NULL, 0, NULL, 0);
 	}
-	/* indexes, not pointers: the second inbox_get may have moved h->ib */
-	pfds[0] = ph->ib[theirs].memfd;
-	pfds[1] = h->ib[mine].memfd;
-	pfds[2] = h->ib[mine].bell_w;
-	ctl_send(ph, &pm, pfds, 3);
+	ctl_port(ph, op->remote_port);
+	/* indexes, not pointers: inbox_get may have moved h->ib */
 	rfds[0] = h->ib[mine].memfd;
 	rfds[1] = ph->ib[theirs].memfd;
 	rfds[2] = ph->ib[theirs].bell_w;

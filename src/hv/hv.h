@@ -88,6 +88,8 @@ struct hv_ehandle {
 	struct gnt_evtchn_inbox *g; /* the ginbox: gntd's events, gen */
 	struct hv_inbox *ib;
 	uint32_t nib, ib_cap;
+	uint64_t *late;         /* ports whose news did not fit the control
+				 * socket: sent (as they are then) when it drains */
 };
 
 struct hv {

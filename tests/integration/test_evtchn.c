@@ -154,6 +154,87 @@ TEST(evtchn_binding_within_a_domain_ends_and_rebinds)
 	th_gntd_stop();
 }
 
+/* Many peers bind to our unbound ports while we are busy elsewhere (gntd
+ * tells us of each binding on our control socket, which we read only when
+ * we next use the handle): every binding is known, and every event comes. */
+#define MANY 100
+static void many_a(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	bool seen[MANY + 1024] = {false};
+	int first = -1, n = 0, ports[MANY];
+
+	CHECK(h);
+	for (int i = 0; i < MANY; i++) {
+		ports[i] = gnt_evtchn_bind_unbound_port(h, (domid_t)s->b);
+		CHECK(ports[i] >= 1 && ports[i] < MANY + 1024);
+		if (first < 0)
+			first = ports[i];
+	}
+	for (int i = 0; i < MANY; i++) /* then b binds them all at once */
+		th_send_u32(&s->to_b, (uint32_t)ports[i]);
+	CHECK_EQ(th_recv_u32(&s->to_a), 1); /* all bound, and each notified */
+	while (n < MANY) {
+		int port = th_evtchn_wait(h);
+		CHECK(port >= first && port < first + MANY);
+		if (!seen[port]) {
+			seen[port] = true;
+			n++;
+		}
+		CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	}
+	/* and ours reach them directly */
+	for (int port = first; port < first + MANY; port++)
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+	CHECK_EQ(th_recv_u32(&s->to_a), 2);
+	gnt_evtchn_close(h);
+}
+
+static void many_b(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int ports[MANY], n = 0;
+
+	CHECK(h);
+	for (int i = 0; i < MANY; i++) {
+		ports[i] = gnt_evtchn_bind_interdomain(h, (domid_t)s->a, th_recv_u32(&s->to_b));
+		CHECK(ports[i] >= 1);
+	}
+	for (int i = 0; i < MANY; i++)
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)ports[i]), 0);
+	th_send_u32(&s->to_a, 1);
+	/* each of ours: pending since its bind, then a's notify */
+	while (n < MANY) {
+		int port = th_evtchn_wait(h);
+		CHECK(port >= 1);
+		CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+		n++;
+	}
+	th_send_u32(&s->to_a, 2);
+	gnt_evtchn_close(h);
+}
+
+TEST(evtchn_many_bindings_while_the_owner_is_busy)
+{
+	struct ev s = {0};
+	pid_t pa, pb;
+
+	th_gntd_start();
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	th_chan_open(&s.to_a);
+	th_chan_open(&s.to_b);
+	pa = th_spawn(s.a, many_a, &s);
+	pb = th_spawn(s.b, many_b, &s);
+	CHECK_EQ(th_wait(pb), 0);
+	CHECK_EQ(th_wait(pa), 0);
+	th_chan_close(&s.to_a);
+	th_chan_close(&s.to_b);
+	th_gntd_stop();
+}
+
 /* Events while masked coalesce into one delivery at unmask. */
 static void mask_a(void *p)
 {

@@ -233,38 +233,39 @@ static uint32_t piece(const struct side *s, uint32_t n)
 	return n < max ? n : max;
 }
 
+/* Copy n bytes out of the ring we read (reading) into mem, or from mem into
+ * the ring we write, publishing our index after each piece (release: our
+ * accesses to the data come before the peer sees the index move) and
+ * signalling the peer if it asked. */
+static void copy_ring(struct gnt_vchan *c, bool reading, uint8_t *mem, uint32_t n)
+{
+	struct side *s = reading ? &c->rd : &c->wr;
+
+	for (uint32_t done = 0, k; done < n; done += k) {
+		uint32_t off = s->mine & (s->size - 1);
+
+		k = piece(s, n - done);
+		if (k > s->size - off)
+			k = s->size - off; /* to the end of the ring; the rest next */
+		if (reading)
+			memcpy(mem + done, s->buf + off, k);
+		else
+			memcpy(s->buf + off, mem + done, k);
+		s->mine += k;
+		__atomic_store_n(reading ? &s->idx->cons : &s->idx->prod, s->mine,
+				 __ATOMIC_RELEASE);
+		send_notify(c, reading ? VCHAN_NOTIFY_READ : VCHAN_NOTIFY_WRITE);
+	}
+}
+
 static void copy_out(struct gnt_vchan *c, void *dst, uint32_t n)
 {
-	for (uint32_t done = 0, k; done < n; done += k) {
-		uint32_t off = c->rd.mine & (c->rd.size - 1);
-
-		k = piece(&c->rd, n - done);
-		if (k > c->rd.size - off)
-			k = c->rd.size - off; /* to the end of the ring; the rest next */
-		memcpy((uint8_t *)dst + done, c->rd.buf + off, k);
-		c->rd.mine += k;
-		/* release: our reads of the data finish before the peer sees
-		 * the space free and overwrites it */
-		__atomic_store_n(&c->rd.idx->cons, c->rd.mine, __ATOMIC_RELEASE);
-		send_notify(c, VCHAN_NOTIFY_READ);
-	}
+	copy_ring(c, true, dst, n);
 }
 
 static void copy_in(struct gnt_vchan *c, const void *src, uint32_t n)
 {
-	for (uint32_t done = 0, k; done < n; done += k) {
-		uint32_t off = c->wr.mine & (c->wr.size - 1);
-
-		k = piece(&c->wr, n - done);
-		if (k > c->wr.size - off)
-			k = c->wr.size - off;
-		memcpy(c->wr.buf + off, (const uint8_t *)src + done, k);
-		c->wr.mine += k;
-		/* release: the data is written before the peer can see the new
-		 * prod */
-		__atomic_store_n(&c->wr.idx->prod, c->wr.mine, __ATOMIC_RELEASE);
-		send_notify(c, VCHAN_NOTIFY_WRITE);
-	}
+	copy_ring(c, false, (uint8_t *)(uintptr_t)src, n); /* only read from */
 }
 
 /* The current level, freshly loaded. */

@@ -15,6 +15,31 @@ struct ev {
 	int rounds;
 };
 
+/* gntd and domains A and B, a channel to each, fa in a process of A and fb
+ * in one of B: both exit 0.  stats: gntd's counters end where they began. */
+static void run_pair(struct ev *s, void (*fa)(void *), void (*fb)(void *), bool stats)
+{
+	struct gnt_hv_stats s0;
+	pid_t pa, pb;
+
+	th_gntd_start();
+	if (stats)
+		s0 = th_stats();
+	s->a = th_domain("A");
+	s->b = th_domain("B");
+	th_chan_open(&s->to_a);
+	th_chan_open(&s->to_b);
+	pa = th_spawn(s->a, fa, s);
+	pb = th_spawn(s->b, fb, s);
+	CHECK_EQ(th_wait(pa), 0);
+	CHECK_EQ(th_wait(pb), 0);
+	if (stats)
+		th_expect_stats(&s0, 5000);
+	th_chan_close(&s->to_a);
+	th_chan_close(&s->to_b);
+	th_gntd_stop();
+}
+
 static void side_a(void *p)
 {
 	struct ev *s = p;
@@ -86,23 +111,8 @@ static void side_b(void *p)
 TEST(evtchn_ping_pong_between_domains)
 {
 	struct ev s = {.rounds = 1000};
-	struct gnt_hv_stats s0;
-	pid_t pa, pb;
 
-	th_gntd_start();
-	s0 = th_stats();
-	s.a = th_domain("A");
-	s.b = th_domain("B");
-	th_chan_open(&s.to_a);
-	th_chan_open(&s.to_b);
-	pa = th_spawn(s.a, side_a, &s);
-	pb = th_spawn(s.b, side_b, &s);
-	CHECK_EQ(th_wait(pb), 0);
-	CHECK_EQ(th_wait(pa), 0);
-	th_expect_stats(&s0, 5000);
-	th_chan_close(&s.to_a);
-	th_chan_close(&s.to_b);
-	th_gntd_stop();
+	run_pair(&s, side_a, side_b, true);
 }
 
 /* A binding within one domain (two handles of one process): when one end
@@ -219,20 +229,8 @@ static void many_b(void *p)
 TEST(evtchn_many_bindings_while_the_owner_is_busy)
 {
 	struct ev s = {0};
-	pid_t pa, pb;
 
-	th_gntd_start();
-	s.a = th_domain("A");
-	s.b = th_domain("B");
-	th_chan_open(&s.to_a);
-	th_chan_open(&s.to_b);
-	pa = th_spawn(s.a, many_a, &s);
-	pb = th_spawn(s.b, many_b, &s);
-	CHECK_EQ(th_wait(pb), 0);
-	CHECK_EQ(th_wait(pa), 0);
-	th_chan_close(&s.to_a);
-	th_chan_close(&s.to_b);
-	th_gntd_stop();
+	run_pair(&s, many_a, many_b, false);
 }
 
 /* Events while masked coalesce into one delivery at unmask. */
@@ -280,20 +278,8 @@ static void mask_b(void *p)
 TEST(evtchn_mask_coalesces_and_unmask_redelivers)
 {
 	struct ev s = {0};
-	pid_t pa, pb;
 
-	th_gntd_start();
-	s.a = th_domain("A");
-	s.b = th_domain("B");
-	th_chan_open(&s.to_a);
-	th_chan_open(&s.to_b);
-	pa = th_spawn(s.a, mask_a, &s);
-	pb = th_spawn(s.b, mask_b, &s);
-	CHECK_EQ(th_wait(pa), 0);
-	CHECK_EQ(th_wait(pb), 0);
-	th_chan_close(&s.to_a);
-	th_chan_close(&s.to_b);
-	th_gntd_stop();
+	run_pair(&s, mask_a, mask_b, false);
 }
 
 /* A peer that dies: the survivor's port goes unbound and is notified. */
@@ -448,23 +434,8 @@ static void wait_b(void *p)
 TEST(evtchn_wait_blocks_and_pending_keeps_fd_readable)
 {
 	struct ev s = {0};
-	struct gnt_hv_stats s0;
-	pid_t pa, pb;
 
-	th_gntd_start();
-	s0 = th_stats();
-	s.a = th_domain("A");
-	s.b = th_domain("B");
-	th_chan_open(&s.to_a);
-	th_chan_open(&s.to_b);
-	pa = th_spawn(s.a, wait_a, &s);
-	pb = th_spawn(s.b, wait_b, &s);
-	CHECK_EQ(th_wait(pa), 0);
-	CHECK_EQ(th_wait(pb), 0);
-	th_expect_stats(&s0, 5000);
-	th_chan_close(&s.to_a);
-	th_chan_close(&s.to_b);
-	th_gntd_stop();
+	run_pair(&s, wait_a, wait_b, true);
 }
 
 /* A forked child holds the parent's handle's memory and descriptors, but
@@ -516,18 +487,6 @@ static void fork_b(void *p)
 TEST(evtchn_fork_child_cannot_use_parents_handle)
 {
 	struct ev s = {0};
-	pid_t pa, pb;
 
-	th_gntd_start();
-	s.a = th_domain("A");
-	s.b = th_domain("B");
-	th_chan_open(&s.to_a);
-	th_chan_open(&s.to_b);
-	pa = th_spawn(s.a, fork_a, &s);
-	pb = th_spawn(s.b, fork_b, &s);
-	CHECK_EQ(th_wait(pa), 0);
-	CHECK_EQ(th_wait(pb), 0);
-	th_chan_close(&s.to_a);
-	th_chan_close(&s.to_b);
-	th_gntd_stop();
+	run_pair(&s, fork_a, fork_b, false);
 }

@@ -199,10 +199,11 @@ static bool ctl_try(struct hv_ehandle *h, const struct gnt_evtchn_ctl *m, const 
 }
 
 /* The news about port of h as it stands now: PEER with the three
- * descriptors when it is bound to a live handle, else UNBOUND.  Returns the
- * number of descriptors (fds are h's and its peer's, not to be closed). */
-static uint32_t port_news(struct hv_ehandle *h, uint32_t port, struct gnt_evtchn_ctl *m,
-			  int fds[3])
+ * descriptors when it is bound to a live handle (returns 3), else UNBOUND
+ * (returns 0, or -ESRCH / -ENOMEM when it is bound but the peer's handle is
+ * gone or an inbox cannot be made).  The descriptors are h's and its
+ * peer's, not to be closed. */
+static int port_news(struct hv_ehandle *h, uint32_t port, struct gnt_evtchn_ctl *m, int fds[3])
 {
 	struct gnt_domain *d = gnt_core_domain(hv->core, h->domid);
 	const struct gnt_evtchn *e = d ? gnt_evtchn_port(d, port) : NULL;
@@ -211,14 +212,19 @@ static uint32_t port_news(struct hv_ehandle *h, uint32_t port, struct gnt_evtchn
 	int64_t mine, theirs;
 
 	*m = (struct gnt_evtchn_ctl){.kind = GNT_EVCTL_UNBOUND, .port = port};
-	if (!e || e->state != GNT_ECS_INTERDOMAIN || e->owner != h->id ||
-	    !(rd = gnt_core_domain(hv->core, e->remote_dom)) ||
-	    !(ph = handle_get((uint32_t)gnt_evtchn_port(rd, e->remote_port)->owner)) ||
-	    (mine = inbox_get(h, e->remote_dom)) < 0 || (theirs = inbox_get(ph, h->domid)) < 0)
+	if (!e || e->state != GNT_ECS_INTERDOMAIN || e->owner != h->id)
 		return 0;
+	if (!(rd = gnt_core_domain(hv->core, e->remote_dom)) ||
+	    !(ph = handle_get((uint32_t)gnt_evtchn_port(rd, e->remote_port)->owner)))
+		return -ESRCH;
+	if ((mine = inbox_get(h, e->remote_dom)) < 0)
+		return (int)mine;
+	if ((theirs = inbox_get(ph, h->domid)) < 0)
+		return (int)theirs;
 	*m = (struct gnt_evtchn_ctl){.kind = GNT_EVCTL_PEER, .port = port,
 				     .peer_port = e->remote_port, .peer_handle = ph->id,
 				     .peer_dom = e->remote_dom};
+	/* indexes, not pointers: the second inbox_get may have moved h->ib */
 	fds[0] = h->ib[mine].memfd;
 	fds[1] = ph->ib[theirs].memfd;
 	fds[2] = ph->ib[theirs].bell_w;
@@ -253,9 +259,9 @@ static void late_flush(struct hv_ehandle *h)
 			uint32_t port = i * 64 + (uint32_t)__builtin_ctzll(h->late[i]);
 			struct gnt_evtchn_ctl m;
 			int fds[3];
-			uint32_t n = port_news(h, port, &m, fds);
+			int n = port_news(h, port, &m, fds);
 
-			if (!ctl_try(h, &m, fds, n))
+			if (!ctl_try(h, &m, fds, n > 0 ? (uint32_t)n : 0))
 				return;
 		}
 	late_watch(h, false);
@@ -268,14 +274,13 @@ static void late_flush(struct hv_ehandle *h)
 static void ctl_port(struct hv_ehandle *h, uint32_t port)
 {
 	struct gnt_evtchn_ctl m;
-	int fds[3];
-	uint32_t n;
+	int fds[3], n;
 
 	if (port >= GNT_EVTCHN_NR_PORTS)
 		return;
 	if (!late_any(h)) {
 		n = port_news(h, port, &m, fds);
-		if (ctl_try(h, &m, fds, n))
+		if (ctl_try(h, &m, fds, n > 0 ? (uint32_t)n : 0))
 			return;
 	}
 	if (!h->late && !(h->late = calloc(GNT_EVTCHN_NR_PORTS / 64, sizeof(uint64_t)))) {
@@ -445,25 +450,19 @@ static int bind_reply(struct hv_conn *c, const struct gnt_msg *m, struct hv_ehan
 		      struct evtchn_bind_interdomain *op)
 {
 	struct gnt_domain *self = gnt_core_domain(hv->core, h->domid);
-	const struct gnt_evtchn *lp = gnt_evtchn_port(self, op->local_port);
-	struct gnt_domain *rd = gnt_core_domain(hv->core, lp->remote_dom);
-	struct hv_ehandle *ph = handle_get((uint32_t)gnt_evtchn_port(rd, op->remote_port)->owner);
-	int64_t mine = inbox_get(h, lp->remote_dom);
-	int64_t theirs = ph ? inbox_get(ph, h->domid) : -ESRCH;
+	struct gnt_evtchn_ctl pm;
 	struct gnt_msg rm = *m;
 	int rfds[3];
+	/* the binder gets what PEER would tell it of its new port */
+	int n = port_news(h, op->local_port, &pm, rfds);
 
-	if (mine < 0 || theirs < 0) {
+	if (n != 3) {
 		gnt_evtchn_close(hv->core, self, op->local_port);
 		inbox_gc(h);
-		return hv_reply(c, m, mine < 0 ? (int)mine : (int)theirs, NULL, 0, NULL, 0);
+		return hv_reply(c, m, n < 0 ? n : -ESRCH, NULL, 0, NULL, 0);
 	}
-	ctl_port(ph, op->remote_port);
-	/* indexes, not pointers: inbox_get may have moved h->ib */
-	rfds[0] = h->ib[mine].memfd;
-	rfds[1] = ph->ib[theirs].memfd;
-	rfds[2] = ph->ib[theirs].bell_w;
-	rm.aux = ph->id;
+	ctl_port(handle_get(pm.peer_handle), op->remote_port);
+	rm.aux = pm.peer_handle;
 	return hv_reply(c, &rm, 0, op, sizeof(*op), rfds, 3);
 }
 

@@ -275,10 +275,12 @@ static void ctl_port(struct hv_ehandle *h, uint32_t port)
 {
 	struct gnt_evtchn_ctl m;
 	int fds[3], n;
+	bool behind;
 
 	if (port >= GNT_EVTCHN_NR_PORTS)
 		return;
-	if (!late_any(h)) {
+	behind = late_any(h);
+	if (!behind) {
 		n = port_news(h, port, &m, fds);
 		if (ctl_try(h, &m, fds, n > 0 ? (uint32_t)n : 0))
 			return;
@@ -287,7 +289,7 @@ static void ctl_port(struct hv_ehandle *h, uint32_t port)
 		hv_log("d%u: event channel news lost: out of memory", h->domid);
 		return;
 	}
-	if (!late_any(h))
+	if (!behind)
 		late_watch(h, true);
 	h->late[port / 64] |= 1ull << (port % 64);
 }

@@ -44,7 +44,9 @@
  *                   summary bit in shared memory (fetch_or to send, exchange
  *                   to take), plain processes as eventfd_rtt's, against
  *                   eventfd_rtt; evtchn_rtt_vs_floor: evtchn_rtt against it.
- *                   The three alternate within each round.
+ *                   evtchn_floor_futex_rtt: the same bits with a futex
+ *                   wait/wake on their line in place of the pipe.  The four
+ *                   alternate within each round.
  *   evtchn_rtt_poll the same in the poll shape of a libxenevtchn user with
  *                   an event loop (poll + gnt_evtchn_pending + unmask +
  *                   notify), against the same eventfd_rtt.
@@ -114,6 +116,8 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -504,9 +508,12 @@ static int efd_ping = -1, efd_pong = -1;
  * bell + a pending bit and its summary bit in a shared line (set with
  * fetch_or by the sender, taken with exchange by the receiver), between the
  * same two kinds of plain processes as eventfd_rtt.  fl_box[0] is the echo's
- * inbox, fl_box[1] the mapper's; fl_ping/fl_pong the bells. */
+ * inbox, fl_box[1] the mapper's; fl_ping/fl_pong the bells.  The futex
+ * floor: the same bits, with a futex on the line in place of the bell
+ * (fl_box[2] and [3]), what the pipe's cost could be traded for. */
 struct fl_box {
 	_Alignas(64) _Atomic uint64_t summary, word;
+	_Atomic uint32_t wake;
 };
 static struct fl_box *fl_box;
 static int fl_ping[2] = {-1, -1}, fl_pong[2] = {-1, -1};
@@ -516,6 +523,26 @@ static void fl_notify(struct fl_box *b, int bell)
 	if (!(atomic_fetch_or_explicit(&b->word, 1, memory_order_relaxed) & 1)) {
 		atomic_fetch_or_explicit(&b->summary, 1, memory_order_release);
 		(void)!write(bell, "", 1);
+	}
+}
+
+static void flx_notify(struct fl_box *b)
+{
+	if (!(atomic_fetch_or_explicit(&b->word, 1, memory_order_relaxed) & 1)) {
+		atomic_fetch_or_explicit(&b->summary, 1, memory_order_release);
+		atomic_fetch_add(&b->wake, 1);
+		syscall(SYS_futex, &b->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	}
+}
+
+static void flx_wait(struct fl_box *b)
+{
+	for (;;) {
+		uint32_t v = atomic_load(&b->wake);
+		if (atomic_exchange_explicit(&b->summary, 0, memory_order_acquire) &&
+		    (atomic_fetch_and_explicit(&b->word, 0, memory_order_relaxed) & 1))
+			return;
+		syscall(SYS_futex, &b->wake, FUTEX_WAIT, v, NULL, NULL, 0);
 	}
 }
 
@@ -745,6 +772,13 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 			fl_notify(&fl_box[1], fl_pong[1]);
 		}
 	}
+	if (fork() == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;) {
+			flx_wait(&fl_box[2]);
+			flx_notify(&fl_box[3]);
+		}
+	}
 	if (fork() == 0)
 		vchan_sender(mapper);
 	write_full(refs_out, r, sizeof(*r));
@@ -771,7 +805,7 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 
 enum {
 	R_HC, R_MAP1, R_MAP16, R_MAP16U, R_MAP1024, R_MAP1024U, R_BIG, R_BIG_PP,
-	R_HC_SAME, R_MAP1_SAME, R_EV, R_EV_FLOOR, R_EV_VS_FLOOR, R_EV_POLL, R_VC64K, R_VC64B, R_VC4K, R_VC64K_64K,
+	R_HC_SAME, R_MAP1_SAME, R_EV, R_EV_FLOOR, R_EV_FLOOR_FX, R_EV_VS_FLOOR, R_EV_POLL, R_VC64K, R_VC64B, R_VC4K, R_VC64K_64K,
 	R_VC64B_64K, R_VC4K_64K, R_VCRTT, R_CEIL4K, R_XV64K, R_XV64B, R_XV4K, R_XVR64K, R_XVR64B, R_XVR4K, R_CEIL_XV4K,
 	R_MEMCPY, R_PIPE,
 	R_DIR_1G, R_DIR_PP, /* + SHARE_SIZES */
@@ -1084,23 +1118,24 @@ static void wait_port(gnt_evtchn_handle *h, int want_port, bool poll_shape)
 }
 
 static void evtchn_rtt(struct ctx *c, bool poll_shape, int rounds, int iters, double *g,
-		       double *r, double *f)
+		       double *r, double f[2])
 {
-	double *v[3], *lat = calloc((size_t)iters, sizeof(double));
+	double *v[4], *lat = calloc((size_t)iters, sizeof(double));
 	gnt_evtchn_handle *h = gnt_evtchn_open();
 	uint32_t rport = poll_shape ? c->refs->evport_poll : c->refs->evport;
 	int port = h ? gnt_evtchn_bind_interdomain(h, c->granter, (evtchn_port_t)rport) : -1;
 
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		CHECK((v[k] = calloc((size_t)rounds, sizeof(double))));
 	CHECK(lat);
 	if (port < 0)
 		die("mapper: bind to the granter's port: %d", port);
 	wait_port(h, port, poll_shape); /* a fresh binding is pending */
 	for (int k = -1; k < rounds; k++) {
-		/* 0 gnt, 1 eventfd, 2 floor; who goes first rotates by round */
-		for (int pass = 0; pass < 3; pass++) {
-			int who = (pass + (k < 0 ? 0 : k)) % 3;
+		/* 0 gnt, 1 eventfd, 2 floor, 3 futex floor; who goes first
+		 * rotates by round */
+		for (int pass = 0; pass < 4; pass++) {
+			int who = (pass + (k < 0 ? 0 : k)) % 4;
 			for (int i = 0; i < iters; i++) {
 				uint64_t t0 = now_ns(), val = 1;
 				if (who == 0) {
@@ -1109,9 +1144,12 @@ static void evtchn_rtt(struct ctx *c, bool poll_shape, int rounds, int iters, do
 				} else if (who == 1) {
 					write_full(efd_ping, &val, 8);
 					read_full(efd_pong, &val, 8);
-				} else {
+				} else if (who == 2) {
 					fl_notify(&fl_box[0], fl_ping[1]);
 					fl_wait(&fl_box[1], fl_pong[0]);
+				} else {
+					flx_notify(&fl_box[2]);
+					flx_wait(&fl_box[3]);
 				}
 				lat[i] = (double)(now_ns() - t0) / 1e3;
 			}
@@ -1121,9 +1159,10 @@ static void evtchn_rtt(struct ctx *c, bool poll_shape, int rounds, int iters, do
 	}
 	*g = median(v[0], rounds);
 	*r = median(v[1], rounds);
-	*f = median(v[2], rounds);
+	f[0] = median(v[2], rounds);
+	f[1] = median(v[3], rounds);
 	gnt_evtchn_close(h);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		free(v[k]);
 	free(lat);
 }
@@ -1352,15 +1391,18 @@ static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_ou
 
 	/* event channel notify round trip vs a raw eventfd ping-pong */
 	if (want("evtchn_rtt")) {
-		double f;
-		evtchn_rtt(&c, false, 9, scaled(3000 / q), &g, &r, &f);
+		double f[2];
+		evtchn_rtt(&c, false, 9, scaled(3000 / q), &g, &r, f);
 		set_result(R_EV, "evtchn_rtt", "us", "eventfd_rtt", g, r, 1.1, 9);
-		set_result(R_EV_FLOOR, "evtchn_floor_rtt", "us", "eventfd_rtt", f, r, 0, 9);
-		set_result(R_EV_VS_FLOOR, "evtchn_rtt_vs_floor", "us", "evtchn_floor_rtt", g, f, 0, 9);
+		set_result(R_EV_FLOOR, "evtchn_floor_rtt", "us", "eventfd_rtt", f[0], r, 0, 9);
+		set_result(R_EV_FLOOR_FX, "evtchn_floor_futex_rtt", "us", "eventfd_rtt", f[1], r,
+			   0, 9);
+		set_result(R_EV_VS_FLOOR, "evtchn_rtt_vs_floor", "us", "evtchn_floor_rtt", g, f[0],
+			   0, 9);
 	}
 	if (want("evtchn_rtt_poll")) {
-		double f;
-		evtchn_rtt(&c, true, 9, scaled(3000 / q), &g, &r, &f);
+		double f[2];
+		evtchn_rtt(&c, true, 9, scaled(3000 / q), &g, &r, f);
 		set_result(R_EV_POLL, "evtchn_rtt_poll", "us", "eventfd_rtt", g, r, 1.1, 9);
 	}
 
@@ -2076,7 +2118,7 @@ int main(int argc, char **argv)
 	ir = mmap(NULL, sizeof(*ir), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ir == MAP_FAILED)
 		die("ideal ring");
-	fl_box = mmap(NULL, 2 * sizeof(*fl_box), PROT_READ | PROT_WRITE,
+	fl_box = mmap(NULL, 4 * sizeof(*fl_box), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (fl_box == MAP_FAILED || pipe2(fl_ping, O_CLOEXEC) < 0 ||
 	    pipe2(fl_pong, O_CLOEXEC) < 0)

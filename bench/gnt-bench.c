@@ -71,6 +71,11 @@
  *                   alternately; ring_ceiling_vs_xenvchan_4k: it against
  *                   xenvchan_4k (below 2, the 2x target at 4 KiB cannot be
  *                   met by any 64 KiB ring in that run).
+ *                   ring_ceiling_64k_1m: the same with a 1 MiB ring and
+ *                   64 KiB writes, against vchan_64k_1m;
+ *                   ring_ceiling_vs_unix_64k: it against unix_stream_64k
+ *                   (below 2.5, vchan_64k_1m's target cannot be met by any
+ *                   1 MiB ring in that run).
  *   xenvchan_W      Debian's unmodified libxenvchan.so.4.17 on gnt's drop-ins
  *                   (bench/xenvchan-peer.c, a server and a client process in
  *                   two fresh domains, LD_LIBRARY_PATH=<bin>/../compat): the
@@ -573,32 +578,35 @@ struct vcmd {
 #define VC_PATH "/local/domain/%u/data/vchan/bench%u"
 static const uint32_t vc_ring_bytes[2] = {1u << 20, 1u << 16};
 
-/* The ceiling of any 64 KiB two-copy ring here (mode 5): an ideal
- * single-producer single-consumer byte ring in shared memory, free-running
- * indexes on lines of their own, each side reloading the other's index only
- * when short, no notifications at all (both spin).  Made before the
- * processes fork; written by the granter's vchan child, read by the mapper. */
-#define IR_BYTES 65536u
+/* The ceiling of any two-copy ring of a vchan's size here (mode 5): an
+ * ideal single-producer single-consumer byte ring in shared memory of
+ * vc_ring_bytes[c->ring] bytes, free-running indexes on lines of their own,
+ * each side reloading the other's index only when short, no notifications
+ * at all (both spin).  Made before the processes fork; written by the
+ * granter's vchan child, read by the mapper.  Empty between runs, so a run
+ * may use either size. */
+#define IR_MAX (1u << 20)
 struct ideal_ring {
 	_Alignas(64) _Atomic uint64_t prod;
 	_Alignas(64) _Atomic uint64_t cons;
-	_Alignas(64) char data[IR_BYTES];
+	_Alignas(64) char data[IR_MAX];
 };
 static struct ideal_ring *ir;
+static uint32_t ir_bytes = IR_MAX;
 
 static void ir_write(const char *buf, uint32_t chunk, uint64_t total)
 {
 	uint64_t p = atomic_load_explicit(&ir->prod, memory_order_relaxed), c = p;
 
 	for (uint64_t sent = 0; sent < total; sent += chunk) {
-		uint32_t at = (uint32_t)(p % IR_BYTES), first;
+		uint32_t at = (uint32_t)(p % ir_bytes), first;
 
-		while (p + chunk - c > IR_BYTES) {
+		while (p + chunk - c > ir_bytes) {
 			c = atomic_load_explicit(&ir->cons, memory_order_acquire);
-			if (p + chunk - c > IR_BYTES)
+			if (p + chunk - c > ir_bytes)
 				__builtin_ia32_pause();
 		}
-		first = chunk < IR_BYTES - at ? chunk : IR_BYTES - at;
+		first = chunk < ir_bytes - at ? chunk : ir_bytes - at;
 		memcpy(ir->data + at, buf, first);
 		memcpy(ir->data, buf + first, chunk - first);
 		p += chunk;
@@ -611,7 +619,7 @@ static uint32_t ir_read(char *buf, uint32_t len)
 {
 	static uint64_t p;
 	uint64_t c = atomic_load_explicit(&ir->cons, memory_order_relaxed);
-	uint32_t n, at = (uint32_t)(c % IR_BYTES), first;
+	uint32_t n, at = (uint32_t)(c % ir_bytes), first;
 
 	while (p == c) {
 		p = atomic_load_explicit(&ir->prod, memory_order_acquire);
@@ -619,7 +627,7 @@ static uint32_t ir_read(char *buf, uint32_t len)
 			__builtin_ia32_pause();
 	}
 	n = p - c < len ? (uint32_t)(p - c) : len;
-	first = n < IR_BYTES - at ? n : IR_BYTES - at;
+	first = n < ir_bytes - at ? n : ir_bytes - at;
 	memcpy(buf, ir->data + at, first);
 	memcpy(buf + first, ir->data, n - first);
 	atomic_store_explicit(&ir->cons, c + n, memory_order_release);
@@ -661,6 +669,7 @@ static void vchan_sender(domid_t mapper)
 	memset(buf, 'v', sizeof(buf));
 	while (read(vc_cmd[0], &c, sizeof(c)) == (ssize_t)sizeof(c) && c.mode) {
 		if (c.mode == 5) {
+			ir_bytes = vc_ring_bytes[c.ring & 1];
 			ir_write(buf, c.chunk, c.total);
 			continue;
 		}
@@ -806,7 +815,7 @@ static void granter(domid_t mapper, int refs_out, int done_in)
 enum {
 	R_HC, R_MAP1, R_MAP16, R_MAP16U, R_MAP1024, R_MAP1024U, R_BIG, R_BIG_PP,
 	R_HC_SAME, R_MAP1_SAME, R_EV, R_EV_FLOOR, R_EV_FLOOR_FX, R_EV_VS_FLOOR, R_EV_POLL, R_VC64K, R_VC64B, R_VC4K, R_VC64K_64K,
-	R_VC64B_64K, R_VC4K_64K, R_VCRTT, R_CEIL4K, R_XV64K, R_XV64B, R_XV4K, R_XVR64K, R_XVR64B, R_XVR4K, R_CEIL_XV4K,
+	R_VC64B_64K, R_VC4K_64K, R_VCRTT, R_CEIL4K, R_CEIL64K1M, R_CEIL64K_UNIX, R_XV64K, R_XV64B, R_XV4K, R_XVR64K, R_XVR64B, R_XVR4K, R_CEIL_XV4K,
 	R_MEMCPY, R_PIPE,
 	R_DIR_1G, R_DIR_PP, /* + SHARE_SIZES */
 	R_CMP = R_DIR_PP + 6, /* + approach * SHARE_SIZES * 3 + size * 3 + {ms, hc, msgs} */
@@ -1175,6 +1184,7 @@ static double vchan_run(struct gnt_vchan *v, uint32_t ring, uint32_t mode, uint3
 	struct vcmd c = {.mode = mode, .chunk = chunk, .total = total, .ring = ring};
 	uint64_t t0 = now_ns(), got = 0;
 
+	ir_bytes = vc_ring_bytes[ring & 1];
 	write_full(vc_cmd[1], &c, sizeof(c));
 	while (got < total) {
 		ssize_t r = mode == 1   ? gnt_vchan_read(v, buf, sizeof(buf))
@@ -1224,6 +1234,26 @@ static void vchan_rtt(struct gnt_vchan *v, int rounds, uint64_t iters)
 	}
 	set_result(R_VCRTT, "vchan_rtt_64b", "us", "unix_rtt_64b", median(g, rounds),
 		   median(r, rounds), 0, rounds);
+}
+
+/* The ideal ring of the vchan's size (vc_ring_bytes[ring]) against the
+ * vchan v, `chunk`-byte writes, alternately. */
+static void ring_ceiling(struct gnt_vchan *v, uint32_t ring, uint32_t chunk, int idx,
+			 const char *name, const char *vname, int rounds, bool quick)
+{
+	uint64_t total = (uint64_t)(quick ? 64 : 256) << 20;
+	double vi[16], vg[16];
+
+	CHECK(rounds <= 16);
+	vchan_run(v, ring, 5, chunk, total / 8); /* warm */
+	for (int r = 0; r < rounds; r++) {
+		bool first = r % 2 == 0;
+		double a = vchan_run(v, ring, first ? 5 : 1, chunk, total);
+		double b = vchan_run(v, ring, first ? 1 : 5, chunk, total);
+		vi[r] = total / 1e9 / (first ? a : b);
+		vg[r] = total / 1e9 / (first ? b : a);
+	}
+	set_result(idx, name, "GB/s", vname, median(vi, rounds), median(vg, rounds), 0, rounds);
 }
 
 static void vchan_bench(struct ctx *c, int rounds, bool quick)
@@ -1282,21 +1312,17 @@ static void vchan_bench(struct ctx *c, int rounds, bool quick)
 		free(vg);
 		free(vr);
 	}
-	if (want("ring_ceiling_4k_64k")) {
-		uint64_t total = (uint64_t)(quick ? 64 : 256) << 20;
-		double vi[16], vg[16];
-
-		CHECK(rounds <= 16);
-		vchan_run(v[1], 1, 5, 4096, total / 8); /* warm */
-		for (int r = 0; r < rounds; r++) {
-			bool first = r % 2 == 0;
-			double a = vchan_run(v[1], 1, first ? 5 : 1, 4096, total);
-			double b = vchan_run(v[1], 1, first ? 1 : 5, 4096, total);
-			vi[r] = total / 1e9 / (first ? a : b);
-			vg[r] = total / 1e9 / (first ? b : a);
-		}
-		set_result(R_CEIL4K, "ring_ceiling_4k_64k", "GB/s", "vchan_4k_64k",
-			   median(vi, rounds), median(vg, rounds), 0, rounds);
+	if (want("ring_ceiling_4k_64k"))
+		ring_ceiling(v[1], 1, 4096, R_CEIL4K, "ring_ceiling_4k_64k", "vchan_4k_64k", rounds,
+			     quick);
+	if (want("ring_ceiling_64k_1m")) {
+		ring_ceiling(v[0], 0, 65536, R_CEIL64K1M, "ring_ceiling_64k_1m", "vchan_64k_1m",
+			     rounds, quick);
+		/* below 2.5: no 1 MiB ring could meet vchan_64k_1m's target here */
+		if (results[R_VC64K].name[0])
+			set_result(R_CEIL64K_UNIX, "ring_ceiling_vs_unix_64k", "GB/s",
+				   "unix_stream_64k", results[R_CEIL64K1M].value,
+				   results[R_VC64K].bvalue, 0, rounds);
 	}
 	if (want("vchan_rtt_64b"))
 		vchan_rtt(v[1], rounds, quick ? 3000 : 10000);
@@ -1409,7 +1435,7 @@ static void mapper(int s, int pipe_out, int pipe_in, int refs_in, int results_ou
 	/* vchan throughput vs a Unix stream socket */
 	if (want("vchan_64k_1m") || want("vchan_64b_1m") || want("vchan_4k_1m") ||
 	    want("vchan_64k_64k") || want("vchan_64b_64k") || want("vchan_4k_64k") ||
-	    want("vchan_rtt_64b") || want("ring_ceiling_4k_64k"))
+	    want("vchan_rtt_64b") || want("ring_ceiling_4k_64k") || want("ring_ceiling_64k_1m"))
 		vchan_bench(&c, 5, quick);
 
 	/* pipe ping-pong, informational */

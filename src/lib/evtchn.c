@@ -451,6 +451,15 @@ static int evop(gnt_evtchn_handle *h, unsigned int cmd, void *arg, uint32_t len,
 				    .cmd = GNT_HC(__HYPERVISOR_event_channel_op, cmd), .count = 1,
 				    .len = len, .aux = h ? h->id : 0};
 		err = gnt__rpc_msg(&m, arg, NULL, arg, len, NULL, fds, nfds, aux, &rc);
+		if (err == -EMFILE && rc >= 0 && cmd == EVTCHNOP_bind_interdomain) {
+			/* bound, but we could not take the binding's
+			 * descriptors: a port we cannot use must not stay */
+			struct evtchn_close c = {
+				.port = ((struct evtchn_bind_interdomain *)arg)->local_port};
+			m.cmd = GNT_HC(__HYPERVISOR_event_channel_op, EVTCHNOP_close);
+			m.len = sizeof(c);
+			gnt__rpc_msg(&m, &c, NULL, NULL, 0, NULL, NULL, NULL, NULL, &rc);
+		}
 	}
 	pthread_mutex_unlock(&gnt__g.lock);
 	return err < 0 ? err : rc;
@@ -472,6 +481,9 @@ gnt_evtchn_handle *gnt_evtchn_open(void)
 	if (!err)
 		err = gnt__rpc(GNT_MSG_EVTCHN_OPEN, 0, 0, NULL, 0, &sv[1], 1, NULL, 0, NULL, fds,
 			       &nfds, &rc);
+	if (err == -EMFILE && rc > 0) /* made, but we could not take its descriptors */
+		gnt__rpc(GNT_MSG_EVTCHN_CLOSE, 0, (uint32_t)rc, NULL, 0, NULL, 0, NULL, 0, NULL,
+			 NULL, NULL, &rc);
 	pthread_mutex_unlock(&gnt__g.lock);
 	close(sv[1]);
 	if (err < 0 || rc <= 0) {

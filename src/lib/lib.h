@@ -34,7 +34,11 @@ pid_t gnt__pid(void);
 /* Ensure an open connection (lock held). */
 int gnt__ensure(void);
 /* One request/reply (lock held).  Reply payload goes to out (up to out_len,
- * the rest is an error), descriptors to fds (up to *nfds, in/out). */
+ * the rest is an error), descriptors to fds (up to *nfds, in/out).
+ * -EMFILE: gntd did what was asked and the reply is whole (out, got_len,
+ * aux and rc are set), but the kernel dropped descriptors we had no room
+ * for: none are returned, and what gntd made for them is the caller's to
+ * undo. */
 int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t in_len,
 	     const int *send_fds, uint32_t send_nfds, void *out, uint32_t out_len,
 	     uint32_t *got_len, int *fds, uint32_t *nfds, int32_t *rc);

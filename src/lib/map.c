@@ -47,15 +47,16 @@ static int raw_unmap(struct gnttab_unmap_grant_ref *ops, uint32_t n)
 	return err < 0 ? err : rc;
 }
 
-/* Could not place or record a run: give its mappings back. */
-static void give_back(struct gnttab_map_grant_ref *ops, uint32_t n, bool placed)
+/* Could not place or record a run: give its mappings back; each op fails
+ * with `status`. */
+static void give_back(struct gnttab_map_grant_ref *ops, uint32_t n, bool placed, int16_t status)
 {
 	if (placed)
 		reserve(ops[0].host_addr, n);
 	for (uint32_t k = 0; k < n; k++) {
 		struct gnttab_unmap_grant_ref u = {.handle = ops[k].handle};
 		raw_unmap(&u, 1);
-		ops[k].status = GNTST_bad_virt_addr;
+		ops[k].status = status;
 		ops[k].handle = INVALID_GRANT_HANDLE;
 	}
 }
@@ -82,6 +83,18 @@ static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n, uint32_t aux)
 		return -ENOMEM;
 	}
 	err = gnt__rpc_msg(&m, ops, NULL, reply, (uint32_t)rlen, &got, fds, &nfds, NULL, &rc);
+	if (err == -EMFILE && rc >= 0 && got == rlen) {
+		/* mapped in gntd, but we may hold no more descriptors: a
+		 * mapping we cannot see must not stay (as Xen's no_space for
+		 * a full maptrack, the op fails and holds nothing) */
+		memcpy(ops, reply, (size_t)n * sizeof(*ops));
+		for (uint32_t i = 0; i < n; i++)
+			if (ops[i].status == GNTST_okay)
+				give_back(&ops[i], 1, false, GNTST_no_space);
+		free(reply);
+		free(fds);
+		return 0;
+	}
 	if (err < 0 || rc < 0 || got != rlen) {
 		free(reply);
 		free(fds);
@@ -95,8 +108,12 @@ static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n, uint32_t aux)
 		bool ro = ops[i].flags & GNTMAP_readonly;
 		void *p;
 
-		if (ops[i].status != GNTST_okay || fdi < 0 || (uint32_t)fdi >= nfds) {
+		if (ops[i].status != GNTST_okay) {
 			i++;
+			continue;
+		}
+		if (fdi < 0 || (uint32_t)fdi >= nfds) {
+			give_back(&ops[i++], 1, false, GNTST_general_error); /* cannot be */
 			continue;
 		}
 		while (j < n && ops[j].status == GNTST_okay && loc[j].fd_index == fdi &&
@@ -112,7 +129,7 @@ static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n, uint32_t aux)
 					 (j - i >= POPULATE_MIN_PAGES ? MAP_POPULATE : 0),
 				 fds[fdi], (off_t)loc[i].page * GNT_PAGE_SIZE);
 		if (p == MAP_FAILED || gnt__ftab_add(&ops[i], j - i) < 0)
-			give_back(&ops[i], j - i, p != MAP_FAILED);
+			give_back(&ops[i], j - i, p != MAP_FAILED, GNTST_bad_virt_addr);
 		i = j;
 	}
 	for (uint32_t i = 0; i < nfds; i++)

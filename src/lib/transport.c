@@ -71,9 +71,24 @@ static int send_all(int fd, const struct gnt_msg *m, const void *pl, const int *
 	return 0;
 }
 
+/* Where a reply's descriptors go: fds[*n..max).  lost: the kernel dropped
+ * some (MSG_CTRUNC: we are at RLIMIT_NOFILE), so the list is incomplete and
+ * its indexes mean nothing. */
+struct fdsink {
+	int *fds;
+	uint32_t *n, max;
+	bool lost;
+};
+
+static void take_fds(struct msghdr *mh, struct fdsink *fs)
+{
+	gnt__fds_take(mh, fs->fds, fs->n, fs->max);
+	if (mh->msg_flags & MSG_CTRUNC)
+		fs->lost = true;
+}
+
 /* Read exactly len bytes into buf (NULL: discard), collecting descriptors. */
-static int recv_exact(int fd, void *buf, size_t len, int *fds, uint32_t *nfds,
-		      uint32_t max_fds)
+static int recv_exact(int fd, void *buf, size_t len, struct fdsink *fs)
 {
 	size_t got = 0;
 	char scratch[4096];
@@ -103,7 +118,7 @@ static int recv_exact(int fd, void *buf, size_t len, int *fds, uint32_t *nfds,
 		}
 		if (r == 0)
 			return -ECONNRESET;
-		gnt__fds_take(&mh, fds, nfds, max_fds);
+		take_fds(&mh, fs);
 		got += (size_t)r;
 	}
 	return 0;
@@ -114,7 +129,7 @@ static int recv_exact(int fd, void *buf, size_t len, int *fds, uint32_t *nfds,
  * carries one request at a time, so there is nothing after this reply to
  * read by mistake.  The header is checked as soon as it is in. */
 static int recv_reply(int fd, struct gnt_msg *r, uint32_t op, uint32_t cmd, void *out,
-		      uint32_t out_len, int *fds, uint32_t *nfds, uint32_t max_fds)
+		      uint32_t out_len, struct fdsink *fs)
 {
 	size_t got = 0, want;
 
@@ -145,7 +160,7 @@ static int recv_reply(int fd, struct gnt_msg *r, uint32_t op, uint32_t cmd, void
 		}
 		if (n == 0)
 			return -ECONNRESET;
-		gnt__fds_take(&mh, fds, nfds, max_fds);
+		take_fds(&mh, fs);
 		if (got < sizeof(*r) && got + (size_t)n >= sizeof(*r)) {
 			/* the header is in: now we know how long the payload is */
 			if (r->magic != GNT_PROTO_MAGIC || r->op != op || r->cmd != cmd)
@@ -165,38 +180,40 @@ int gnt__rpc_msg(const struct gnt_msg *req, const void *in, const int *send_fds,
 {
 	struct gnt_msg m = *req;
 	struct gnt_msg r;
-	uint32_t maxfds = nfds ? *nfds : 0, dummy = 0;
+	uint32_t dummy = 0;
+	struct fdsink fs = {.fds = fds, .n = nfds ? nfds : &dummy, .max = nfds ? *nfds : 0};
 	int err;
 
 	m.magic = GNT_PROTO_MAGIC;
-	if (!nfds)
-		nfds = &dummy;
-	*nfds = 0;
+	*fs.n = 0;
 	err = send_all(gnt__g.fd, &m, in, send_fds, m.nfds);
 	if (err < 0)
 		return err;
 	__atomic_fetch_add(&gnt__g.hypercalls, 1, __ATOMIC_RELAXED);
-	err = recv_reply(gnt__g.fd, &r, m.op, m.cmd, out, out_len, fds, nfds, maxfds);
+	err = recv_reply(gnt__g.fd, &r, m.op, m.cmd, out, out_len, &fs);
 	if (!err && r.len > (out ? out_len : 0)) {
 		/* more than the caller has room for: drain it, fail */
-		err = recv_exact(gnt__g.fd, NULL, r.len - (out ? out_len : 0), fds, nfds, maxfds);
+		err = recv_exact(gnt__g.fd, NULL, r.len - (out ? out_len : 0), &fs);
 		if (!err)
 			err = -EPROTO;
 	}
-	if (!err && *nfds != r.nfds)
+	if (!err && fs.lost)
+		err = -EMFILE; /* the reply itself is whole: the caller undoes */
+	else if (!err && *fs.n != r.nfds)
 		err = -EPROTO; /* descriptors all travel within the reply */
 	if (err < 0) {
-		for (uint32_t i = 0; fds && i < *nfds; i++)
+		for (uint32_t i = 0; fds && i < *fs.n; i++)
 			close(fds[i]);
-		*nfds = 0;
-		return err;
+		*fs.n = 0;
+		if (err != -EMFILE)
+			return err;
 	}
 	if (got_len)
 		*got_len = r.len;
 	if (aux)
 		*aux = r.aux;
 	*rc = r.rc;
-	return 0;
+	return err;
 }
 
 int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t in_len,

@@ -229,6 +229,10 @@ int gnt_core_get_version(struct gnt_core *c, struct gnt_domain *self,
 /* Status in op; frames[] gets op->nr_frames opaque frame numbers. */
 int gnt_core_get_status_frames(struct gnt_core *c, struct gnt_domain *self,
 			       struct gnttab_get_status_frames *op, uint64_t *frames);
+/* GNTTABOP_swap_grant_ref: each op's two entries of self's table change
+ * places; bad_gntref out of range, eagain while either is pinned. */
+int gnt_core_swap_grant_ref(struct gnt_core *c, struct gnt_domain *self,
+			    struct gnttab_swap_grant_ref *ops, uint32_t n);
 /* Status frames the domain's table has now (v2), for nr_frames table frames. */
 uint32_t gnt_core_status_frames(uint32_t nr_frames);
 /* Entries the table holds now (nr_frames * 512 in v1, * 256 in v2). */

@@ -200,6 +200,16 @@ static int hc_map(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 			fs->fd, fs->n);
 }
 
+/* Settle the exposures that pin d's ref and only wait for the kernel's word
+ * that their mapper let go (revoke.c): an unmapped grant is free at once. */
+static void settle_ref(struct gnt_domain *d, grant_ref_t ref)
+{
+	const struct gnt_active *a = gnt_core_active(d, ref);
+
+	if (hv->revoke && a && (a->xr || a->xw) && a->unit != GNT_NO_UNIT)
+		hv_revoke_settle_unit(gnt_core_unit(hv->core, a->unit));
+}
+
 static int hc_simple_batch(struct hv_conn *c, const struct gnt_msg *m,
 			   const uint8_t *pl, size_t esz)
 {
@@ -222,6 +232,16 @@ static int hc_simple_batch(struct hv_conn *c, const struct gnt_msg *m,
 	case GNTTABOP_transfer:
 		hv_transfer(conn_domain(c), (void *)ops, n);
 		break;
+	case GNTTABOP_swap_grant_ref: {
+		struct gnttab_swap_grant_ref *sw = (void *)ops;
+		/* an entry whose mappings are gone is not in use (Xen) */
+		for (uint32_t i = 0; i < n; i++) {
+			settle_ref(conn_domain(c), sw[i].ref_a);
+			settle_ref(conn_domain(c), sw[i].ref_b);
+		}
+		gnt_core_swap_grant_ref(hv->core, conn_domain(c), sw, n);
+		break;
+	}
 	}
 	return hv_reply(c, m, 0, ops, m->len, NULL, 0);
 }
@@ -287,6 +307,8 @@ static int hc_grant_table(struct hv_conn *c, const struct gnt_msg *m, const uint
 		return hc_simple_batch(c, m, pl, sizeof(struct gnttab_copy));
 	case GNTTABOP_transfer:
 		return hc_simple_batch(c, m, pl, sizeof(struct gnttab_transfer));
+	case GNTTABOP_swap_grant_ref:
+		return hc_simple_batch(c, m, pl, sizeof(struct gnttab_swap_grant_ref));
 	case GNTTABOP_setup_table: {
 		struct gnttab_setup_table op;
 		uint8_t out[sizeof(op) + 4096 * sizeof(uint64_t)];
@@ -668,14 +690,11 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl,
 		return hv_gntdev_share(c, m, pl);
 	case GNT_MSG_GNTDEV_LIMITS:
 		return hv_gntdev_limits(c, m, pl);
-	case GNT_MSG_SETTLE: {
+	case GNT_MSG_SETTLE:
 		/* a granter finds a grant busy: settle what only waits for the
 		 * kernel's word that its mapper let go (revoke.c) */
-		const struct gnt_active *a = gnt_core_active(d, m->count);
-		if (hv->revoke && a && (a->xr || a->xw) && a->unit != GNT_NO_UNIT)
-			hv_revoke_settle_unit(gnt_core_unit(hv->core, a->unit));
+		settle_ref(d, m->count);
 		return hv_reply(c, m, 0, NULL, 0, NULL, 0);
-	}
 	case GNT_MSG_HYPERCALL:
 		hv->hypercalls++;
 		switch (m->cmd >> 16) {

@@ -277,6 +277,9 @@ long gnt_grant_table_op(unsigned int cmd, void *args, unsigned int count)
 	case GNTTABOP_query_size:
 		rc = count != 1 ? -EINVAL : simple_op(cmd, args, 1, sizeof(struct gnttab_query_size));
 		break;
+	case GNTTABOP_swap_grant_ref:
+		rc = simple_op(cmd, args, count, sizeof(struct gnttab_swap_grant_ref));
+		break;
 	case GNTTABOP_set_version: {
 		struct gnttab_set_version *op = args;
 		rc = count != 1 ? -EINVAL : gnt__set_version(op->version, &op->version);

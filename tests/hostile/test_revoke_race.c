@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Revocation under pressure (security-anchors §5 items 1-2, §1h-1, §1h-2).
+ * Needs root: kernel-checked revocation uses fanotify, and only separate
+ * uids keep a domain from re-opening a unit writable; without root each
+ * test fails saying so.
+ *
+ * Revoke vs map, with a canary.  Granter A grants one page to B round after
+ * round (read-write and read-only in turn), tries to end the grant, and once
+ * it has ended writes "ENDED-<round>" into the page before granting it
+ * anew.  Mapper B maps the round's ref, reads, unmaps.  B publishes MAPPED
+ * before it reads, A writes its canary before it looks at what B published
+ * (both sequentially consistent), so if an end ever succeeded under B's
+ * mapping either B reads the canary or A sees B mapped: both fail.  A map
+ * that worked must have been unmapped before the end succeeded.  A third of
+ * the rounds force the end to be tried while B holds the mapping (it must be
+ * refused), a third only after B unmapped (it must succeed at once: libgnt
+ * asks gntd to settle), a third race freely; the counts of each outcome are
+ * checked (GNT_TEST_VERBOSE=1 prints them).
+ *
+ * Descriptor laundering.  B maps A's grant by hand, keeps gntd's
+ * descriptor, passes it to a process of domain C over a Unix socket, closes
+ * its own copy and unmaps.  The page is still reachable through C, so A's
+ * end of access must fail, and C's writes must land in A's page, until C
+ * lets go: closes the descriptor, or unmaps the only mapping it made of it,
+ * or exits.  Then the grant ends, C holds nothing that names the unit, and
+ * gntd's accounting is back where it started.
+ *
+ * Read-only descriptors stay read-only.  The descriptor of a read-only map
+ * (of a read-only grant, and of a read-write grant mapped read-only), and
+ * the v2 status frames' descriptor, give no way to write: no shared writable
+ * mmap, no mprotect to PROT_WRITE, no O_RDWR re-open through /proc, no
+ * F_SETFL upgrade, no write(2); a private writable mapping changes only the
+ * mapper's copy.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../helpers.h"
+
+static void need_root(void)
+{
+	if (geteuid() != 0)
+		FAIL("needs root: kernel-checked revocation uses fanotify, and domains their "
+		     "own uids");
+}
+
+/* ---- revoke vs map, with a canary ------------------------------------ */
+
+#define ROUNDS 2000u
+
+enum { HOLD, AFTER, RACE }; /* round % 3 */
+enum { B_MAPPING = 1, B_MAPPED, B_UNMAPPING, B_DONE };            /* [B] state of a round */
+enum { M_MAPPED = 1, M_DONE_OK, M_DONE_FAILED, M_GO, M_CHECKED }; /* messages */
+
+struct race {
+	struct th_chan to_a, to_b, to_t;
+	uint32_t a, b;
+	uint32_t *bstate; /* shared: round << 4 | B_* */
+};
+
+struct round_msg {
+	uint32_t round, ref, ro;
+};
+
+struct counts {
+	uint32_t refused_mapped; /* an end refused while B said MAPPED */
+	uint32_t ended_after;    /* an end after B's unmap */
+	uint32_t ended_before;   /* an end that made B's map fail */
+};
+
+static uint32_t bstate(const struct race *s)
+{
+	return __atomic_load_n(s->bstate, __ATOMIC_SEQ_CST);
+}
+
+/* End the round's grant; once ended, the canary goes in, then B's word is
+ * looked at.  Returns the state B had published. */
+static uint32_t end_round(struct race *s, uint32_t r, grant_ref_t ref, char *page,
+			  struct counts *n)
+{
+	uint32_t tries = 0, st;
+
+	while (!gnt_end_foreign_access_ref(ref)) {
+		if (bstate(s) == (r << 4 | B_MAPPED))
+			n->refused_mapped++;
+		if (++tries > 1000000u)
+			FAIL("round %u: the grant never ended", r);
+	}
+	snprintf(page, 64, "ENDED-%u", r);
+	/* canary in, then read B's state: B stores, then reads the page */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	st = bstate(s);
+	if (st == (r << 4 | B_MAPPED))
+		FAIL("round %u: the grant ended while B held a mapping", r);
+	return st;
+}
+
+static void race_round(struct race *s, uint32_t r, grant_ref_t ref, char *page, uint64_t gfn,
+		       struct counts *n)
+{
+	struct round_msg m = {r, ref, r & 1};
+	uint32_t st, done;
+	char want[32];
+
+	snprintf(page, 64, "ROUND-%u", r);
+	gnt_grant_foreign_access_ref(ref, (domid_t)s->b, gfn, (int)m.ro);
+	th_send(&s->to_b, &m, sizeof(m));
+	if (r % 3 == HOLD) {
+		CHECK_EQ(th_recv_u32(&s->to_a), M_MAPPED);
+		CHECK_EQ(gnt_end_foreign_access_ref(ref), 0);
+		n->refused_mapped++;
+		if (r == 0) { /* gntd's word on it, too */
+			th_send_u32(&s->to_t, 1);
+			CHECK_EQ(th_recv_u32(&s->to_a), M_CHECKED);
+		}
+		th_send_u32(&s->to_b, M_GO);
+	}
+	if (r % 3 == RACE) {
+		/* B's map is on its way: end it after a varying number of
+		 * yields (no clock), so that either may come first */
+		uint32_t k = (r * 2654435761u) >> 26;
+		while (bstate(s) < (r << 4 | B_MAPPING))
+			sched_yield();
+		while (k--)
+			sched_yield();
+	}
+	if (r % 3 == AFTER) {
+		CHECK_EQ(th_recv_u32(&s->to_a), M_DONE_OK);
+		CHECK_EQ(gnt_end_foreign_access_ref(ref), 1); /* an honest unmap counts at once */
+		snprintf(page, 64, "ENDED-%u", r);
+		n->ended_after++;
+		return;
+	}
+	st = end_round(s, r, ref, page, n);
+	done = th_recv_u32(&s->to_a);
+	if (done == M_DONE_OK) {
+		/* the map worked, so its unmap came before the end */
+		if (st != (r << 4 | B_UNMAPPING) && st != (r << 4 | B_DONE))
+			FAIL("round %u: ended while B's map stood (B's state %#x)", r, st);
+		n->ended_after++;
+	} else {
+		CHECK_EQ(done, M_DONE_FAILED);
+		n->ended_before++;
+	}
+	snprintf(want, sizeof(want), "ENDED-%u", r);
+	CHECK(!strcmp(page, want)); /* nothing reached the page after the end */
+}
+
+static void race_granter(void *p)
+{
+	struct race *s = p;
+	char *page = gnt_alloc_page();
+	struct counts n = {0};
+	uint64_t gfn;
+	int ref;
+
+	CHECK(page);
+	gfn = gnt_virt_to_gfn(page);
+	ref = gnt_grant_foreign_access((domid_t)s->b, gfn, 0);
+	CHECK(ref >= GNTTAB_NR_RESERVED_ENTRIES);
+	CHECK_EQ(gnt_end_foreign_access_ref((grant_ref_t)ref), 1);
+	for (uint32_t r = 0; r < ROUNDS; r++)
+		race_round(s, r, (grant_ref_t)ref, page, gfn, &n);
+	if (getenv("GNT_TEST_VERBOSE"))
+		fprintf(stderr, "  %u rounds: %u ends refused under a mapping, %u ended after "
+				"an unmap, %u before a map\n",
+			ROUNDS, n.refused_mapped, n.ended_after, n.ended_before);
+	/* both orders happened (the forced rounds guarantee it) */
+	CHECK(n.refused_mapped >= ROUNDS / 3);
+	CHECK(n.ended_after >= ROUNDS / 3);
+	CHECK(n.ended_after + n.ended_before == ROUNDS);
+	gnt_free_grant_reference((grant_ref_t)ref);
+	gnt_free_page(page);
+}
+
+/* Map the round's grant, read it; HOLD rounds wait for A's refused end. */
+static void race_map_round(struct race *s, const struct round_msg *m, char *va)
+{
+	struct gnttab_map_grant_ref op;
+	struct gnttab_unmap_grant_ref un;
+	uint32_t flags = GNTMAP_host_map | (m->ro || (m->round & 2) ? GNTMAP_readonly : 0);
+	char want[32], seen[32];
+
+	gnt_set_map_op(&op, va, flags, m->ref, (domid_t)s->a);
+	__atomic_store_n(s->bstate, m->round << 4 | B_MAPPING, __ATOMIC_SEQ_CST);
+	CHECK_EQ(gnt_map_refs(&op, 1), 0);
+	if (op.status != GNTST_okay) {
+		/* only a free race may lose to the end, and then the entry is gone */
+		CHECK_EQ(m->round % 3, RACE);
+		CHECK_EQ(op.status, GNTST_general_error);
+		th_send_u32(&s->to_a, M_DONE_FAILED);
+		return;
+	}
+	__atomic_store_n(s->bstate, m->round << 4 | B_MAPPED, __ATOMIC_SEQ_CST);
+	/* published as mapped, then read: see end_round */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	memcpy(seen, va, sizeof(seen));
+	seen[sizeof(seen) - 1] = 0;
+	if (!strncmp(seen, "ENDED", 5))
+		FAIL("round %u: canary \"%s\" read through a mapping", m->round, seen);
+	snprintf(want, sizeof(want), "ROUND-%u", m->round);
+	CHECK(!strcmp(seen, want));
+	if (m->round % 3 == HOLD) {
+		th_send_u32(&s->to_a, M_MAPPED);
+		CHECK_EQ(th_recv_u32(&s->to_b), M_GO);
+		CHECK(!strcmp(va, want)); /* the refused end changed nothing */
+	}
+	__atomic_store_n(s->bstate, m->round << 4 | B_UNMAPPING, __ATOMIC_SEQ_CST);
+	gnt_set_unmap_op(&un, va, flags, op.handle);
+	CHECK_EQ(gnt_unmap_refs(&un, 1), 0);
+	CHECK_EQ(un.status, GNTST_okay);
+	__atomic_store_n(s->bstate, m->round << 4 | B_DONE, __ATOMIC_SEQ_CST);
+	th_send_u32(&s->to_a, M_DONE_OK);
+}
+
+static void race_mapper(void *p)
+{
+	struct race *s = p;
+	char *va = gnt_alloc_ballooned_pages(1);
+
+	CHECK(va);
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		struct round_msg m;
+		th_recv(&s->to_b, &m, sizeof(m));
+		CHECK_EQ(m.round, r);
+		race_map_round(s, &m, va);
+	}
+	gnt_free_ballooned_pages(va, 1);
+}
+
+TEST_TIMEOUT(end_of_access_races_map_and_never_ends_under_a_mapping, 180)
+{
+	struct gnt_hv_stats s0;
+	struct race s;
+	pid_t pa, pb;
+
+	need_root();
+	th_gntd_start();
+	s0 = th_stats();
+	s.bstate = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(s.bstate != MAP_FAILED);
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	th_chan_open(&s.to_a);
+	th_chan_open(&s.to_b);
+	th_chan_open(&s.to_t);
+	pa = th_spawn(s.a, race_granter, &s);
+	pb = th_spawn(s.b, race_mapper, &s);
+	/* round 0: A's end was just refused while B holds the mapping */
+	CHECK_EQ(th_recv_u32_from(&s.to_t, pa), 1);
+	CHECK_EQ(th_dominfo(s.b).mappings, 1);
+	CHECK(th_dominfo(s.a).pins > 0);
+	th_send_u32(&s.to_a, M_CHECKED);
+	CHECK_EQ(th_wait(pb), 0);
+	CHECK_EQ(th_wait(pa), 0);
+	th_expect_stats(&s0, 5000);
+	munmap(s.bstate, 4096);
+	th_chan_close(&s.to_a);
+	th_chan_close(&s.to_b);
+	th_chan_close(&s.to_t);
+	th_gntd_stop();
+}

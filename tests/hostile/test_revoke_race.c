@@ -36,6 +36,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -270,4 +272,208 @@ TEST_TIMEOUT(end_of_access_races_map_and_never_ends_under_a_mapping, 180)
 	th_chan_close(&s.to_b);
 	th_chan_close(&s.to_t);
 	th_gntd_stop();
+}
+
+/* ---- descriptor laundering ------------------------------------------- */
+
+enum { C_KEEPS_FD, C_KEEPS_MAPPING, C_EXITS };
+
+struct laund {
+	struct th_chan to_a, to_b, to_c, to_t;
+	uint32_t a, b, c;
+	int how;
+	char name[64]; /* abstract socket: B hands the descriptor to C there */
+};
+
+static int laund_socket(const struct laund *s, int listening)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(s->name));
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(fd >= 0);
+	memcpy(sa.sun_path + 1, s->name, strlen(s->name));
+	if (listening)
+		CHECK(bind(fd, (struct sockaddr *)&sa, len) == 0 && listen(fd, 1) == 0);
+	else
+		CHECK(connect(fd, (struct sockaddr *)&sa, len) == 0);
+	return fd;
+}
+
+static void laund_granter(void *p)
+{
+	struct laund *s = p;
+	char *page = gnt_alloc_page();
+	int ref, ended = 0;
+
+	CHECK(page);
+	strcpy(page, "before");
+	ref = gnt_grant_foreign_access((domid_t)s->b, gnt_virt_to_gfn(page), 0);
+	CHECK(ref >= GNTTAB_NR_RESERVED_ENTRIES);
+	th_send_u32(&s->to_b, (uint32_t)ref);
+	/* B unmapped and closed its copy (1), C holds the page (2) */
+	CHECK_EQ(th_recv_u32(&s->to_a) + th_recv_u32(&s->to_a), 3);
+	for (int i = 0; i < 5; i++) /* each asks gntd to settle */
+		CHECK_EQ(gnt_end_foreign_access_ref((grant_ref_t)ref), 0);
+	th_send_u32(&s->to_c, 3);
+	CHECK_EQ(th_recv_u32(&s->to_a), 4);
+	/* still granted, so C's write through the laundered file is legitimate */
+	CHECK(!strcmp(page, "written by C"));
+	CHECK_EQ(gnt_end_foreign_access_ref((grant_ref_t)ref), 0);
+	th_send_u32(&s->to_c, 5); /* let go */
+	/* the kernel's word arrives when it does: poll, the end is the check */
+	for (int i = 0; i < 10000 && !ended; i++) {
+		ended = gnt_end_foreign_access_ref((grant_ref_t)ref);
+		if (!ended)
+			usleep(1000);
+	}
+	CHECK_EQ(ended, 1);
+	strcpy(page, "reused after the end");
+	if (s->how != C_EXITS) {
+		th_send_u32(&s->to_c, 6);
+		CHECK_EQ(th_recv_u32(&s->to_a), 7);
+	}
+	CHECK(!strcmp(page, "reused after the end"));
+	gnt_free_grant_reference((grant_ref_t)ref);
+	gnt_free_page(page);
+}
+
+/* Map by hand, hand gntd's descriptor to C, close it and unmap. */
+static void laund_mapper(void *p)
+{
+	struct laund *s = p;
+	uint32_t ref = th_recv_u32(&s->to_b), page = 0;
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .len = sizeof(page)};
+	int conn = th_raw_attach(), sock, fd, h;
+
+	h = th_raw_map(conn, s->a, ref, GNTMAP_host_map, &fd, &page);
+	CHECK(h >= 0);
+	sock = laund_socket(s, 0);
+	CHECK_EQ(th_raw_send(sock, &m, &page, sizeof(page), &fd, 1), 0);
+	close(sock);
+	close(fd);
+	th_raw_unmap(conn, (uint32_t)h);
+	close(conn);
+	th_send_u32(&s->to_a, 1);
+}
+
+/* Any descriptor of ours on the inode of st? */
+static int holds_inode(const struct stat *st)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int found = 0;
+
+	CHECK(d);
+	while ((e = readdir(d))) {
+		struct stat o;
+		if (e->d_name[0] != '.' && fstat(atoi(e->d_name), &o) == 0 &&
+		    o.st_dev == st->st_dev && o.st_ino == st->st_ino)
+			found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+static char *laund_mmap(int fd, uint32_t page)
+{
+	char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)page * 4096);
+	CHECK(p != MAP_FAILED);
+	return p;
+}
+
+static void laund_keeper(void *p)
+{
+	struct laund *s = p;
+	int lsock = laund_socket(s, 1), sock, fd = -1;
+	unsigned int nfds = 1;
+	struct gnt_msg m;
+	uint32_t page = 0;
+	struct stat st;
+	char *va;
+
+	th_send_u32(&s->to_t, 1); /* listening */
+	sock = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+	CHECK(sock >= 0);
+	CHECK_EQ(th_raw_recv(sock, &m, &page, sizeof(page), &fd, &nfds, 5000), 1);
+	CHECK_EQ(nfds, 1);
+	close(sock);
+	close(lsock);
+	CHECK(fstat(fd, &st) == 0);
+	va = laund_mmap(fd, page);
+	CHECK(!strcmp(va, "before")); /* the laundered file reaches A's page */
+	if (s->how == C_KEEPS_MAPPING)
+		close(fd), fd = -1;
+	else
+		munmap(va, 4096), va = NULL;
+	th_send_u32(&s->to_a, 2);
+	CHECK_EQ(th_recv_u32(&s->to_c), 3);
+	if (!va) {
+		va = laund_mmap(fd, page);
+		strcpy(va, "written by C");
+		munmap(va, 4096), va = NULL;
+	} else {
+		strcpy(va, "written by C");
+	}
+	th_send_u32(&s->to_a, 4);
+	CHECK_EQ(th_recv_u32(&s->to_c), 5);
+	if (s->how == C_EXITS)
+		return; /* exit holding the descriptor */
+	if (s->how == C_KEEPS_FD)
+		close(fd);
+	else
+		munmap(va, 4096);
+	CHECK_EQ(th_recv_u32(&s->to_c), 6);
+	/* the grant has ended: nothing of ours reaches the page any more */
+	CHECK(!holds_inode(&st));
+	if (va)
+		CHECK(!th_can_read(va));
+	th_send_u32(&s->to_a, 7);
+}
+
+static void launder(int how)
+{
+	struct gnt_hv_stats s0;
+	struct laund s = {.how = how};
+	pid_t pa, pb, pc;
+
+	need_root();
+	th_gntd_start();
+	s0 = th_stats();
+	snprintf(s.name, sizeof(s.name), "gnt-test-launder-%d", (int)getpid());
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	s.c = th_domain("C");
+	th_chan_open(&s.to_a);
+	th_chan_open(&s.to_b);
+	th_chan_open(&s.to_c);
+	th_chan_open(&s.to_t);
+	pc = th_spawn(s.c, laund_keeper, &s);
+	CHECK_EQ(th_recv_u32_from(&s.to_t, pc), 1);
+	pa = th_spawn(s.a, laund_granter, &s);
+	pb = th_spawn(s.b, laund_mapper, &s);
+	CHECK_EQ(th_wait(pb), 0);
+	CHECK_EQ(th_wait(pc), 0);
+	CHECK_EQ(th_wait(pa), 0);
+	th_expect_stats(&s0, 5000);
+	th_chan_close(&s.to_a);
+	th_chan_close(&s.to_b);
+	th_chan_close(&s.to_c);
+	th_chan_close(&s.to_t);
+	th_gntd_stop();
+}
+
+TEST(descriptor_laundered_to_a_third_domain_keeps_the_grant_pinned)
+{
+	launder(C_KEEPS_FD);
+}
+
+TEST(mapping_of_a_laundered_descriptor_keeps_the_grant_pinned)
+{
+	launder(C_KEEPS_MAPPING);
+}
+
+TEST(laundered_descriptor_is_let_go_when_its_holder_exits)
+{
+	launder(C_EXITS);
 }

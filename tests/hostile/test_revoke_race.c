@@ -477,3 +477,125 @@ TEST(laundered_descriptor_is_let_go_when_its_holder_exits)
 {
 	launder(C_EXITS);
 }
+
+/* ---- read-only descriptors stay read-only ------------------------------ */
+
+struct rod {
+	struct th_chan to_a, to_b;
+	uint32_t a, b;
+};
+
+#define RO_TEXT "granted read-only"
+#define RW_TEXT "granted read-write, mapped read-only"
+
+/* No way to write through fd; its page at `page` holds `text` (or, NULL,
+ * whatever it holds stays as it was). */
+static void check_ro_fd(int fd, uint32_t page, const char *text)
+{
+	off_t off = (off_t)page * 4096;
+	char path[64], before[64];
+	char *r, *w;
+
+	CHECK(geteuid() != 0); /* a root domain could re-open anything */
+	CHECK_EQ(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off) == MAP_FAILED);
+	CHECK_EQ(errno, EACCES);
+	r = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, off);
+	CHECK(r != MAP_FAILED);
+	memcpy(before, r, sizeof(before));
+	if (text)
+		CHECK(!strcmp(r, text));
+	CHECK(mprotect(r, 4096, PROT_READ | PROT_WRITE) < 0);
+	CHECK_EQ(errno, EACCES);
+	CHECK(!th_can_write(r));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	CHECK(open(path, O_RDWR | O_CLOEXEC) < 0);
+	CHECK_EQ(errno, EACCES);
+	CHECK(open(path, O_WRONLY | O_CLOEXEC) < 0);
+	/* F_SETFL ignores access mode bits */
+	fcntl(fd, F_SETFL, O_RDWR);
+	CHECK_EQ(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off) == MAP_FAILED);
+	CHECK(write(fd, "x", 1) < 0 && errno == EBADF);
+	CHECK(pwrite(fd, "x", 1, off) < 0 && errno == EBADF);
+	CHECK(ftruncate(fd, 0) < 0);
+	/* a private writable mapping is the mapper's own copy */
+	w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, off);
+	CHECK(w != MAP_FAILED);
+	memset(w, 'P', 64);
+	CHECK(!memcmp(r, before, sizeof(before)));
+	munmap(w, 4096);
+	munmap(r, 4096);
+}
+
+static void rod_granter(void *p)
+{
+	struct rod *s = p;
+	char *ro = gnt_alloc_page(), *rw = gnt_alloc_page();
+	uint32_t refs[2];
+
+	CHECK(ro && rw);
+	strcpy(ro, RO_TEXT);
+	strcpy(rw, RW_TEXT);
+	refs[0] = (uint32_t)gnt_grant_foreign_access((domid_t)s->b, gnt_virt_to_gfn(ro), 1);
+	refs[1] = (uint32_t)gnt_grant_foreign_access((domid_t)s->b, gnt_virt_to_gfn(rw), 0);
+	CHECK(refs[0] >= GNTTAB_NR_RESERVED_ENTRIES && refs[1] >= GNTTAB_NR_RESERVED_ENTRIES);
+	th_send(&s->to_b, refs, sizeof(refs));
+	CHECK_EQ(th_recv_u32(&s->to_a), 1);
+	CHECK(!strcmp(ro, RO_TEXT));
+	CHECK(!strcmp(rw, RW_TEXT));
+	/* B closed and unmapped: both end at once */
+	CHECK_EQ(gnt_try_end_foreign_access(refs[0]), 1);
+	CHECK_EQ(gnt_try_end_foreign_access(refs[1]), 1);
+	gnt_free_page(ro);
+	gnt_free_page(rw);
+}
+
+static void rod_mapper(void *p)
+{
+	struct rod *s = p;
+	static const char *const text[2] = {RO_TEXT, RW_TEXT};
+	struct gnttab_set_version v2 = {.version = 2};
+	int conn = th_raw_attach(), fd, h;
+	uint32_t refs[2], page = 0;
+
+	th_recv(&s->to_b, refs, sizeof(refs));
+	for (int i = 0; i < 2; i++) {
+		h = th_raw_map(conn, s->a, refs[i], GNTMAP_host_map | GNTMAP_readonly, &fd, &page);
+		CHECK(h >= 0);
+		check_ro_fd(fd, page, text[i]);
+		close(fd);
+		th_raw_unmap(conn, (uint32_t)h);
+	}
+	close(conn);
+	th_send_u32(&s->to_a, 1);
+	/* gntd writes the v2 status frames; the domain only reads them */
+	CHECK_EQ(gnt_grant_table_op(GNTTABOP_set_version, &v2, 1), 0);
+	fd = th_raw_status_fd();
+	CHECK(fd >= 0);
+	check_ro_fd(fd, 0, NULL);
+	close(fd);
+}
+
+TEST(read_only_descriptors_cannot_be_made_writable)
+{
+	struct gnt_hv_stats s0;
+	struct rod s;
+	pid_t pa, pb;
+
+	need_root();
+	th_gntd_start();
+	s0 = th_stats();
+	s.a = th_domain("A");
+	s.b = th_domain("B");
+	th_chan_open(&s.to_a);
+	th_chan_open(&s.to_b);
+	pa = th_spawn(s.a, rod_granter, &s);
+	pb = th_spawn(s.b, rod_mapper, &s);
+	CHECK_EQ(th_wait(pb), 0);
+	CHECK_EQ(th_wait(pa), 0);
+	th_expect_stats(&s0, 5000);
+	th_chan_close(&s.to_a);
+	th_chan_close(&s.to_b);
+	th_gntd_stop();
+}

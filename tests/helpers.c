@@ -709,3 +709,38 @@ int th_raw_status_fd(void)
 	close(fds[0]);
 	return nfds == 2 ? fds[1] : -1;
 }
+
+int th_raw_map(int conn, uint32_t dom, uint32_t ref, uint32_t flags, int *fd, uint32_t *page)
+{
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_HYPERCALL,
+			    .cmd = GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref),
+			    .count = 1};
+	struct {
+		struct gnttab_map_grant_ref op;
+		struct gnt_map_loc loc;
+	} r = {.op = {.flags = flags, .ref = ref, .dom = (domid_t)dom, .host_addr = 0x10000}};
+	unsigned int nfds = 1;
+
+	m.len = sizeof(r.op);
+	*fd = -1;
+	CHECK_EQ(th_raw_send(conn, &m, &r.op, sizeof(r.op), NULL, 0), 0);
+	CHECK_EQ(th_raw_recv(conn, &m, &r, sizeof(r), fd, &nfds, 5000), 1);
+	if (r.op.status != GNTST_okay)
+		return r.op.status;
+	CHECK_EQ(nfds, 1);
+	*page = r.loc.page;
+	return (int)r.op.handle;
+}
+
+void th_raw_unmap(int conn, uint32_t handle)
+{
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_HYPERCALL,
+			    .cmd = GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref),
+			    .count = 1};
+	struct gnttab_unmap_grant_ref un = {.handle = handle};
+
+	m.len = sizeof(un);
+	CHECK_EQ(th_raw_send(conn, &m, &un, sizeof(un), NULL, 0), 0);
+	CHECK_EQ(th_raw_recv(conn, &m, &un, sizeof(un), NULL, NULL, 5000), 1);
+	CHECK_EQ(un.status, GNTST_okay);
+}

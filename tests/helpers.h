@@ -107,6 +107,14 @@ grant_entry_v1_t *th_raw_table(uint32_t *nframes);
  * (-1 while the domain has never been at v2). */
 int th_raw_status_fd(void);
 
+/* On a raw connection of a domain process: map ref of dom with GNTMAP_*
+ * flags by hand, keeping the descriptor gntd sends (*fd) and the page of it
+ * that is the grant (*page).  Returns the handle, or a negative GNTST_*
+ * status (then *fd is -1). */
+int th_raw_map(int conn, uint32_t dom, uint32_t ref, uint32_t flags, int *fd, uint32_t *page);
+/* Unmap handle on conn; fails the test unless gntd answers GNTST_okay. */
+void th_raw_unmap(int conn, uint32_t handle);
+
 /* ---- probing memory without faulting ------------------------------------ */
 
 /* 1 if this process can read (write) the byte at p, 0 if the kernel refuses

@@ -4,8 +4,10 @@
  * gntd's GTF_reading/GTF_writing bits) from a thread, as fast as it can,
  * through its raw table mapping, while the grantee maps, reads, copies and
  * unmaps those grants in a loop.  gntd must not crash, must answer only
- * okay / general_error / bad_page, every okay mapping must unmap okay, and
- * once both stop no pin, mapping or exposure may be left.
+ * okay / general_error / bad_page, every okay mapping must show one of the
+ * granted pages (each is tagged) and, if made read-only, must not be
+ * writable, every okay mapping must unmap okay, and once both stop no pin,
+ * mapping or exposure may be left.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -138,6 +140,22 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A mapping shows one of the granted pages (the entry may have been turned
+ * to another one), and one made read-only stays so, however the flags were
+ * flipped around it (security-anchors §5 item 2). */
+static void check_mapping(char *va, uint32_t flags)
+{
+	char tag[16];
+	int page = -1;
+
+	memcpy(tag, va, sizeof(tag));
+	tag[sizeof(tag) - 1] = 0;
+	if (sscanf(tag, "page %d", &page) != 1 || page < 0 || page >= NREFS)
+		FAIL("a mapping shows \"%s\", not a granted page", tag);
+	if (flags & GNTMAP_readonly)
+		CHECK(!th_can_write(va));
+}
+
 static void mapper(void *p)
 {
 	struct flip *s = p;
@@ -170,6 +188,7 @@ static void mapper(void *p)
 			}
 			/* a mapping, whatever frame it latched, is readable */
 			CHECK(th_can_read(va + i * GNT_PAGE_SIZE));
+			check_mapping(va + i * GNT_PAGE_SIZE, ops[i].flags);
 			gnt_set_unmap_op(&un[n++], va + i * GNT_PAGE_SIZE, 0, ops[i].handle);
 			okay++;
 		}

@@ -95,35 +95,17 @@ static void keep_mapping(struct rv *s, uint32_t ref)
 /* Map by hand and keep the descriptor gntd sent; unmap by hand. */
 static void keep_fd(struct rv *s, uint32_t ref)
 {
-	struct gnttab_map_grant_ref op = {.flags = GNTMAP_host_map, .ref = ref,
-					  .dom = (domid_t)s->a, .host_addr = 0x10000};
-	struct gnttab_unmap_grant_ref un = {0};
-	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_HYPERCALL,
-			    .cmd = GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref),
-			    .count = 1, .len = sizeof(op)};
-	struct {
-		struct gnttab_map_grant_ref op;
-		struct gnt_map_loc loc;
-	} reply;
-	struct gnt_msg r;
-	int conn = th_raw_attach(), fd = -1;
-	unsigned int nfds = 1;
+	int conn = th_raw_attach(), fd, h;
+	uint32_t page = 0;
 	char *p;
 
-	CHECK_EQ(th_raw_send(conn, &m, &op, sizeof(op), NULL, 0), 0);
-	CHECK_EQ(th_raw_recv(conn, &r, &reply, sizeof(reply), &fd, &nfds, 5000), 1);
-	CHECK_EQ(reply.op.status, GNTST_okay);
-	CHECK_EQ(nfds, 1);
-	un.handle = reply.op.handle;
-	m.cmd = GNT_HC(__HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref);
-	m.len = sizeof(un);
-	CHECK_EQ(th_raw_send(conn, &m, &un, sizeof(un), NULL, 0), 0);
-	CHECK_EQ(th_raw_recv(conn, &r, &un, sizeof(un), NULL, NULL, 5000), 1);
-	CHECK_EQ(un.status, GNTST_okay); /* gntd agrees it is unmapped... */
+	h = th_raw_map(conn, s->a, ref, GNTMAP_host_map, &fd, &page);
+	CHECK(h >= 0);
+	th_raw_unmap(conn, (uint32_t)h); /* gntd agrees it is unmapped... */
 	th_send_u32(&s->to_a, 1);
 	CHECK_EQ(th_recv_u32(&s->to_b), 2);
 	/* ...but the descriptor still reaches the page, so it stayed granted */
-	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)reply.loc.page * 4096);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)page * 4096);
 	CHECK(p != MAP_FAILED);
 	strcpy(p, "written by the keeper");
 	munmap(p, 4096);

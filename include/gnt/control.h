@@ -23,7 +23,8 @@ struct gnt_domain_info {
 	char name[64];
 	uint64_t tot_pages, max_pages;
 	uint32_t nr_frames, max_frames;
-	uint32_t entries_in_use, mappings, pins, procs, units, pad;
+	uint32_t entries_in_use, mappings, pins, procs, units;
+	uint32_t fds;           /* gntd's descriptors held for its requests */
 };
 
 struct gnt_grant_dump {

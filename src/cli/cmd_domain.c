@@ -86,11 +86,11 @@ static int list(int argc, char **argv)
 			printf(",\"state\":\"%s\",\"pages\":%llu,\"max_pages\":%llu,"
 			       "\"grant_frames\":%u,\"max_grant_frames\":%u,"
 			       "\"grant_entries_in_use\":%u,\"mappings\":%u,\"pins\":%u,"
-			       "\"processes\":%u,\"units\":%u}",
+			       "\"processes\":%u,\"units\":%u,\"fds\":%u}",
 			       st, (unsigned long long)v[i].tot_pages,
 			       (unsigned long long)v[i].max_pages, v[i].nr_frames, v[i].max_frames,
 			       v[i].entries_in_use, v[i].mappings, v[i].pins, v[i].procs,
-			       v[i].units);
+			       v[i].units, v[i].fds);
 		} else {
 			printf("%-20s %5u %8llu %10llu %8u %6u %6u %5u %s\n", v[i].name, v[i].domid,
 			       (unsigned long long)v[i].tot_pages * 4,

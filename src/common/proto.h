@@ -203,7 +203,7 @@ struct gnt_dom_info {
 	uint32_t pins;         /* pins others hold on our entries */
 	uint32_t procs;        /* connected processes */
 	uint32_t units;
-	uint32_t pad;
+	uint32_t fds;          /* gntd's descriptors charged to it (budget) */
 };
 
 struct gnt_token {

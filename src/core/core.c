@@ -83,7 +83,7 @@ static struct gnt_unit *unit_new(struct gnt_core *c, uint16_t owner, uint32_t np
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;
-	if (c->ops->unit_alloc(c->ctx, npages, &u->backing) < 0) {
+	if (c->ops->unit_alloc(c->ctx, owner, npages, &u->backing) < 0) {
 		free(u);
 		return NULL;
 	}

@@ -35,9 +35,13 @@ struct gnt_unit;
 /* How the core reaches memory it does not own.  Implemented by gntd with
  * memfds; by unit tests with malloc. */
 struct gnt_core_ops {
-	/* Create backing for a unit of npages; store a cookie in *backing. */
-	int (*unit_alloc)(void *ctx, uint32_t npages, void **backing);
+	/* Create backing for a unit of npages owned by domain owner; store a
+	 * cookie in *backing.  Any error makes the unit fail as out of memory
+	 * (gntd refuses a domain beyond its share of descriptors so). */
+	int (*unit_alloc)(void *ctx, uint16_t owner, uint32_t npages, void **backing);
 	void (*unit_free)(void *ctx, void *backing);
+	/* Optional: the unit changed owner (a transfer delivered it). */
+	void (*unit_owner)(void *ctx, void *backing, uint16_t owner);
 	/* Copy len bytes between pages of units (offsets already validated). */
 	int (*unit_copy)(void *ctx, void *src_backing, uint64_t src_off,
 			 void *dst_backing, uint64_t dst_off, uint32_t len);

@@ -79,6 +79,8 @@ static int16_t deliver(struct gnt_core *c, struct gnt_domain *self,
 		       const struct gnttab_transfer *op, struct gnt_unit *nu)
 {
 	struct gnt_domain *e = gnt_core_domain(c, op->domid);
+	void *ctx;
+	const struct gnt_core_ops *ops = gnt__core_ops(c, &ctx);
 	uint64_t gfn;
 	int16_t st;
 
@@ -94,6 +96,8 @@ static int16_t deliver(struct gnt_core *c, struct gnt_domain *self,
 		return st;
 	gfn = e->next_gfn;
 	nu->owner = e->id;
+	if (ops->unit_owner)
+		ops->unit_owner(ctx, nu->backing, e->id);
 	nu->base_gfn = gfn;
 	if (gnt__p2m_insert(e, nu) < 0)
 		return GNTST_general_error; /* committed, never completed: as Xen's

@@ -33,30 +33,51 @@ int hv_memfd(const char *name, uint64_t npages)
 	return fd;
 }
 
-static int unit_alloc(void *ctx, uint32_t npages, void **out)
+static int unit_alloc(void *ctx, uint16_t owner, uint32_t npages, void **out)
 {
-	struct hv_backing *b = calloc(1, sizeof(*b));
+	struct hv_backing *b;
+	int err = hv_budget_charge(owner, 1);
 	(void)ctx;
-	if (!b)
-		return -ENOMEM;
+
+	if (err < 0)
+		return err;
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		err = -ENOMEM;
+		goto err_uncharge;
+	}
 	b->fd = hv_memfd("gnt-unit", npages);
 	if (b->fd < 0) {
-		int err = b->fd;
-		free(b);
-		return err;
+		err = b->fd;
+		goto err_free;
 	}
 	b->ro_fd = -1;
 	b->npages = npages;
+	b->charged = true;
+	b->owner = owner;
 	*out = b;
 	return 0;
+
+err_free:
+	free(b);
+err_uncharge:
+	hv_budget_uncharge(owner, 1);
+	return err;
 }
 
-static int unit_alloc_watched(void *ctx, uint32_t npages, void **out)
+static int unit_alloc_watched(void *ctx, uint16_t owner, uint32_t npages, void **out)
 {
-	int rc = unit_alloc(ctx, npages, out);
+	int rc = unit_alloc(ctx, owner, npages, out);
 	if (rc == 0)
 		hv_revoke_watch(*out);
 	return rc;
+}
+
+/* The descriptors gntd holds for a unit: its memfd, and its read-only
+ * re-open once there is one. */
+static uint32_t unit_fds(const struct hv_backing *b)
+{
+	return 1u + (b->ro_fd >= 0);
 }
 
 static void unit_free(void *ctx, void *p)
@@ -64,10 +85,25 @@ static void unit_free(void *ctx, void *p)
 	struct hv_backing *b = p;
 	(void)ctx;
 	hv_revoke_unwatch(b);
+	if (b->charged)
+		hv_budget_uncharge(b->owner, unit_fds(b));
 	close(b->fd);
 	if (b->ro_fd >= 0)
 		close(b->ro_fd);
 	free(b);
+}
+
+/* A transfer gave the unit to another domain: so are its descriptors, which
+ * it holds now (already open: past the new owner's share if need be). */
+static void unit_owner(void *ctx, void *p, uint16_t owner)
+{
+	struct hv_backing *b = p;
+	(void)ctx;
+	if (!b->charged)
+		return;
+	hv_budget_uncharge(b->owner, unit_fds(b));
+	hv_budget_force(owner, unit_fds(b));
+	b->owner = owner;
 }
 
 int hv_backing_fd(struct hv_backing *b, int writable)
@@ -77,10 +113,17 @@ int hv_backing_fd(struct hv_backing *b, int writable)
 	if (writable)
 		return b->fd;
 	if (b->ro_fd < 0) {
+		int err = b->charged ? hv_budget_charge(b->owner, 1) : 0;
+		if (err < 0)
+			return err;
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
 		b->ro_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (b->ro_fd < 0)
-			return -errno;
+		if (b->ro_fd < 0) {
+			err = -errno;
+			if (b->charged)
+				hv_budget_uncharge(b->owner, 1);
+			return err;
+		}
 	}
 	return b->ro_fd;
 }
@@ -195,6 +238,7 @@ static void status_free(void *ctx, void *mem, void *backing, uint32_t npages)
 const struct gnt_core_ops hv_backing_ops = {
 	.unit_alloc = unit_alloc,
 	.unit_free = unit_free,
+	.unit_owner = unit_owner,
 	.unit_copy = unit_copy,
 	.table_alloc = table_alloc,
 	.table_free = table_free,
@@ -208,6 +252,7 @@ const struct gnt_core_ops hv_backing_ops = {
 const struct gnt_core_ops hv_backing_revoke_ops = {
 	.unit_alloc = unit_alloc_watched,
 	.unit_free = unit_free,
+	.unit_owner = unit_owner,
 	.unit_copy = unit_copy,
 	.table_alloc = table_alloc,
 	.table_free = table_free,

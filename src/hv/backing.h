@@ -15,6 +15,8 @@ struct hv_backing {
 	int fd;     /* O_RDWR memfd, sealed against shrink/grow */
 	int ro_fd;  /* O_RDONLY re-open (only without revocation checks) */
 	uint32_t npages;
+	bool charged;    /* a unit's: its descriptors count against owner's share */
+	uint16_t owner;
 	/* revocation checks (revoke.c): the unit's file handle and its
 	 * exposures' files */
 	struct hv_backing *hnext;
@@ -29,7 +31,9 @@ struct hv_backing {
 
 extern const struct gnt_core_ops hv_backing_ops;        /* plain */
 extern const struct gnt_core_ops hv_backing_revoke_ops; /* + revocation checks */
-/* An fd for the unit with the given access (owned by the backing). */
+/* An fd for the unit with the given access (owned by the backing), or
+ * -errno: -EMFILE when a read-only re-open would take the owner past its
+ * share of gntd's descriptors. */
 int hv_backing_fd(struct hv_backing *b, int writable);
 /* Open a sealed memfd of npages pages, mode 0600.  Returns fd or -errno. */
 int hv_memfd(const char *name, uint64_t npages);

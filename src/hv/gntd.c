@@ -513,7 +513,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: gntd [-f] [-v] [--runtime-dir DIR] [--ready-fd N]\n"
 		"            [--max-grant-frames N] [--max-maptrack-frames N]\n"
-		"            [--uid-base UID] [--spin-us N] [--die-with-parent]\n");
+		"            [--uid-base UID] [--spin-us N] [--die-with-parent]\n"
+		"            [--fd-share N] [--fd-limit N]\n");
 	exit(2);
 }
 
@@ -528,9 +529,11 @@ int main(int argc, char **argv)
 		{"runtime-dir", 1, 0, 'r'}, {"ready-fd", 1, 0, 'R'},
 		{"max-grant-frames", 1, 0, 'g'}, {"max-maptrack-frames", 1, 0, 'm'},
 		{"uid-base", 1, 0, 'u'}, {"spin-us", 1, 0, 's'},
+		{"fd-share", 1, 0, 'S'}, {"fd-limit", 1, 0, 'L'},
 		{"die-with-parent", 0, 0, 'P'}, {"foreground", 0, 0, 'f'}, {"verbose", 0, 0, 'v'},
 		{0, 0, 0, 0}};
 	int opt, ready_fd = -1, foreground = 0, die_with_parent = 0, rc;
+	uint32_t fd_share = HV_FD_SHARE_DEFAULT, fd_limit = 0;
 	const char *dir = NULL;
 	char dbuf[256];
 
@@ -551,6 +554,12 @@ int main(int argc, char **argv)
 			uid_base_set = true;
 			break;
 		case 's': hv->spin_ns = strtoull(optarg, NULL, 0) * 1000u; break;
+		case 'S':
+			fd_share = (uint32_t)strtoul(optarg, NULL, 0);
+			if (fd_share == 0)
+				usage();
+			break;
+		case 'L': fd_limit = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'f': foreground = 1; break;
 		case 'P': die_with_parent = 1; break;
 		case 'v': hv->verbose++; break;
@@ -596,6 +605,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gntd: %s: %s\n", hv->sock_path, strerror(-hv->lfd));
 		return 1;
 	}
+	hv_budget_init(fd_share, fd_limit);
 	/* kernel-checked revocation needs fanotify (CAP_SYS_ADMIN): as root */
 	if (hv->privileged && hv_revoke_init() == 0)
 		hv->revoke = true;

@@ -11,7 +11,7 @@
 #include "core/core.h"
 
 /* Processes (connections) per domain, and in all: each is a descriptor of
- * gntd's, which has 20 000 on the reference machine, most kept for frames. */
+ * gntd's (two with its pidfd), outside the domains' shares (budget.c). */
 #define HV_MAX_CONNS_PER_DOMAIN 256
 #define HV_MAX_CONNS 4096
 
@@ -121,6 +121,18 @@ int hv_dispatch(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *paylo
 /* Release domain d (its processes' connections, then the core state). */
 void hv_domain_kill(struct gnt_domain *d);
 int hv_count_fds(void);
+/* budget.c: descriptors gntd holds because of a domain's requests.  init:
+ * raise RLIMIT_NOFILE as far as allowed (to at most max_fds if not 0) and
+ * give each domU 1/share of it, less HV_FD_RESERVE.  charge: 0, or -EMFILE
+ * past the domain's share (dom0 has none).  force: charge without a check
+ * (descriptors already open).  used: what domid holds now. */
+#define HV_FD_RESERVE 256u
+#define HV_FD_SHARE_DEFAULT 4u
+void hv_budget_init(uint32_t share, uint32_t max_fds);
+int hv_budget_charge(uint16_t domid, uint32_t n);
+void hv_budget_force(uint16_t domid, uint32_t n);
+void hv_budget_uncharge(uint16_t domid, uint32_t n);
+uint32_t hv_budget_used(uint16_t domid);
 /* xs.c: xenstore */
 int hv_xs_init(void);
 int hv_xs_fd(void);

@@ -101,6 +101,7 @@ static void fdset_reset(struct fdset *s)
 	}
 }
 
+/* Returns the descriptor's index, or the op's GNTST_* status. */
 static int32_t fdset_add(struct fdset *s, struct gnt_unit *u, int writable,
 			 struct gnt_expo *x)
 {
@@ -116,11 +117,11 @@ static int32_t fdset_add(struct fdset *s, struct gnt_unit *u, int writable,
 			return i;
 	}
 	if (s->n == FDSET_MAX)
-		return -1;
+		return GNTST_eagain;
 	/* with revocation checks, the exposure's own file: see revoke.c */
 	s->fd[s->n] = hv->revoke ? hv_revoke_expo_fd(x) : hv_backing_fd(u->backing, writable);
 	if (s->fd[s->n] < 0)
-		return -1;
+		return GNTST_no_space; /* like an exposure gntd cannot open */
 	s->unit[s->n] = u->id;
 	s->rw[s->n] = (uint8_t)writable;
 	fdhash_gen[h] = fdhash_cur;
@@ -187,10 +188,12 @@ static int hc_map(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 					    conn_domain(c)->mt[ops[i].handle].expo);
 		loc[i].page = pages[i];
 		if (loc[i].fd_index < 0) {
-			/* too many distinct units for one reply: undo, ask to retry */
+			/* too many distinct units for one reply (retry), or no
+			 * descriptor for it: undo */
 			struct gnttab_unmap_grant_ref u = {.handle = ops[i].handle};
 			gnt_core_unmap(hv->core, conn_domain(c), &u, 1);
-			ops[i].status = GNTST_eagain;
+			ops[i].status = (int16_t)loc[i].fd_index;
+			loc[i].fd_index = -1;
 			ops[i].handle = UINT32_MAX;
 		}
 	}
@@ -513,6 +516,7 @@ static void dom_info(struct gnt_domain *d, struct gnt_dom_info *o)
 	o->pins = d->ext_pins;
 	o->procs = hd ? hd->nconns : 0;
 	o->units = d->p2m_len;
+	o->fds = hv_budget_used(d->id);
 }
 
 static int do_control(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)

@@ -156,19 +156,25 @@ static void park_unlink(struct hv_efile *e)
 int hv_revoke_expo_open(void *ctx, struct gnt_expo *x, struct gnt_unit *u)
 {
 	struct hv_backing *b = u->backing;
-	struct hv_efile *e = calloc(1, sizeof(*e));
+	struct hv_efile *e;
 	char path[64];
+	int err;
 	(void)ctx;
 
-	if (!e)
-		return -ENOMEM;
+	/* gntd's reference to the file counts against the mapper's share */
+	if ((err = hv_budget_charge(x->mapper, 1)) < 0)
+		return err;
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		err = -ENOMEM;
+		goto err_uncharge;
+	}
 	/* a file of its own: its release is this exposure's, nobody else's */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
 	e->fd = open(path, (x->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (e->fd < 0) {
-		int err = -errno;
-		free(e);
-		return err;
+		err = -errno;
+		goto err_free;
 	}
 	e->verifiable = b->watched;
 	e->x = x;
@@ -177,6 +183,20 @@ int hv_revoke_expo_open(void *ctx, struct gnt_expo *x, struct gnt_unit *u)
 	b->efiles = e;
 	x->file = e;
 	return 0;
+
+err_free:
+	free(e);
+err_uncharge:
+	hv_budget_uncharge(x->mapper, 1);
+	return err;
+}
+
+/* Drop gntd's reference to e's file (and the mapper's charge for it). */
+static void efile_close(struct hv_efile *e)
+{
+	close(e->fd);
+	e->fd = -1;
+	hv_budget_uncharge(e->x->mapper, 1);
 }
 
 void hv_revoke_expo_parked(void *ctx, struct gnt_expo *x)
@@ -207,7 +227,7 @@ void hv_revoke_expo_free(void *ctx, struct gnt_expo *x)
 		;
 	*pp = e->bnext;
 	if (e->fd >= 0)
-		close(e->fd);
+		efile_close(e);
 	if (expect == e)
 		expect = NULL;
 	x->file = NULL;
@@ -300,8 +320,7 @@ static void settle(struct hv_efile *e)
 	 * counted for this file */
 	gnt_core_expo_linger(hv->core, x);
 	expect = e;
-	close(e->fd);
-	e->fd = -1;
+	efile_close(e);
 	hv_revoke_events(); /* the release, if ours was the last reference */
 	if (expect == e) {
 		expect = NULL;

@@ -34,12 +34,14 @@ struct fake_table {
 	void *mem;
 };
 
-static int fake_unit_alloc(void *ctx, uint32_t npages, void **backing)
+static int fake_unit_alloc(void *ctx, uint16_t owner, uint32_t npages, void **backing)
 {
 	struct fake_unit *u;
 
 	if (ctx != &fk)
 		FAIL("unit_alloc: wrong ctx");
+	if (owner >= GNT_NR_DOMIDS)
+		FAIL("unit_alloc for domain %u", owner);
 	if (npages == 0)
 		FAIL("unit_alloc of 0 pages");
 	if (fk.fail_unit_alloc_at && fk.units_total + 1 == fk.fail_unit_alloc_at) {

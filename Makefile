@@ -21,7 +21,7 @@ CORE_SRC := $(wildcard src/core/*.c) src/common/status.c
 HV_SRC   := src/hv/gntd.c src/hv/ops.c src/hv/backing.c src/hv/revoke.c src/hv/evtchn.c src/hv/gntdev.c \
             src/hv/xs.c src/hv/xfer.c src/hv/budget.c src/common/rundir.c
 LIB_SRC  := src/lib/transport.c src/lib/grant.c src/lib/memory.c src/lib/map.c \
-            src/lib/foreign.c src/lib/unmap_async.c \
+            src/lib/foreign.c src/lib/unmap_async.c src/lib/lost.c \
             src/lib/control.c src/lib/evtchn.c src/lib/xs.c src/lib/vchan.c src/lib/gntdev.c \
             src/lib/dir.c src/lib/compare.c \
             src/common/rundir.c src/common/status.c

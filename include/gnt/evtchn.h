@@ -17,6 +17,13 @@
  * one per thread or lock.  Events may be spurious (as in Xen): a port can
  * be reported pending with nothing sent, and the descriptor can be readable
  * with no port pending (a former peer may still ring it).
+ *
+ * gntd's death (docs/design.md, "gntd's death"): once the process knows,
+ * every call on every handle returns -ESHUTDOWN (gnt_evtchn_open: NULL,
+ * errno ESHUTDOWN), bound ports included, and a gnt_evtchn_wait asleep in
+ * it is woken to return -ESHUTDOWN (a library thread watches gntd while the
+ * process has handles).  Handles made before gnt_close() / a new gntd stay
+ * refused so.
  */
 #ifndef GNT_EVTCHN_H
 #define GNT_EVTCHN_H

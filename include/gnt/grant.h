@@ -9,6 +9,10 @@
  *  - All functions are thread-safe.  After fork() the child gets its own
  *    connection to the same domain on its first call; mappings and pages the
  *    parent had stay valid in the child (they are MAP_SHARED).
+ *  - gntd's death is fail-stop (docs/design.md, "gntd's death"): once the
+ *    process knows (its connection reports it), every call that needs gntd
+ *    returns -ESHUTDOWN until gnt_close(); mappings stay; ending access to
+ *    a grant returns 0 (still in use) for good.
  *  - Grant references are domain-wide: processes of one domain share the
  *    grant table and never hand out the same ref twice.
  */

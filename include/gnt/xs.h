@@ -12,7 +12,8 @@
  * Conventions: functions returning int give 0 (or a count) or a negative
  * errno from the store's reply: -ENOENT, -EACCES, -EINVAL, -EEXIST, -ENOSPC,
  * -E2BIG, -EAGAIN (transaction conflict: retry it), -EBUSY, -ENOSYS, or
- * -EPIPE / -ECONNRESET when the connection is gone.  A handle is not
+ * -ESHUTDOWN when the connection is gone (gntd died): then every later call
+ * on the handle fails so too, without a system call.  A handle is not
  * thread-safe: use one per thread.  Watch events that arrive while waiting
  * for a reply are queued for gnt_xs_read_watch().
  */
@@ -62,7 +63,9 @@ int gnt_xs_read_watch(gnt_xs *xs, char **path, char **token, void **block, int t
  * concatenated (n <= 7; at most 4096 bytes, else -E2BIG).  On success the
  * reply's payload, NUL-terminated (not counted in *len), malloc'd, in
  * *reply (free() it).  -EPROTO: the reply had another type (the connection
- * is out of step: close the handle).  Watch events read meanwhile are queued
+ * is out of step: close the handle).  A lost connection is reported as
+ * the socket does (-EPIPE the send, -ECONNRESET the reply), as Xen's
+ * libxenstore tells them apart.  Watch events read meanwhile are queued
  * for gnt_xs_read_watch(). */
 int gnt_xs_request(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *iov, int n,
 		   char **reply, unsigned int *len);

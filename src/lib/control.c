@@ -211,6 +211,22 @@ static int find_gntd(char *buf, size_t n)
 	return 0;
 }
 
+/* A gntd started here means none served the runtime directory: a
+ * connection we still have was to one that died.  Fail-stop for what was
+ * made on it; the next call connects to the new one. */
+static void forget_old_gntd(void)
+{
+	bool had;
+
+	pthread_mutex_lock(&gnt__g.lock);
+	had = gnt__g.fd >= 0;
+	pthread_mutex_unlock(&gnt__g.lock);
+	if (had || gnt__lost()) {
+		gnt__set_lost();
+		gnt_close();
+	}
+}
+
 int gnt_hv_start(const char *const *extra)
 {
 	char path[PATH_MAX], rfd[16];
@@ -252,6 +268,7 @@ int gnt_hv_start(const char *const *extra)
 	if (r == 1) {
 		if (!getenv("GNT_NO_DAEMON"))
 			waitpid(pid, NULL, 0); /* the parent gntd left when ready */
+		forget_old_gntd();
 		return 0;
 	}
 	/* gntd said nothing: it failed; find out how */

@@ -55,6 +55,8 @@ struct gnt_evtchn_handle {
 	int ring;    /* a write end of it: ring ourselves */
 	uint32_t id;
 	pid_t pid;
+	uint32_t epoch;           /* gnt__epoch() at open: a later one refuses it */
+	struct gnt__waker waker;  /* rings our bell when gntd dies */
 	struct gnt_evtchn_inbox *g;
 	uint64_t seen_gen;
 	struct box *in, *out;
@@ -352,6 +354,16 @@ static bool ours(const gnt_evtchn_handle *h)
 	return h->pid == gnt__pid();
 }
 
+/* -EBADF: the parent's handle; -ESHUTDOWN: its gntd is gone (fail-stop,
+ * also for bound ports, which would work without gntd).  Memory loads
+ * only: this is on every event's path. */
+static int usable(const gnt_evtchn_handle *h)
+{
+	if (!ours(h))
+		return -EBADF;
+	return gnt__lost() || h->epoch != gnt__epoch() ? -ESHUTDOWN : 0;
+}
+
 /* Empty the bell: every ring so far is answered by the scan that follows. */
 static void drain(gnt_evtchn_handle *h)
 {
@@ -361,12 +373,17 @@ static void drain(gnt_evtchn_handle *h)
 		;
 }
 
+int gnt__evtchn_usable(gnt_evtchn_handle *h)
+{
+	return usable(h);
+}
+
 int gnt_evtchn_pending(gnt_evtchn_handle *h)
 {
-	int p;
+	int p = usable(h);
 
-	if (!ours(h))
-		return -EBADF;
+	if (p < 0)
+		return p;
 	drain(h);
 	scan(h);
 	p = deliver(h);
@@ -377,11 +394,12 @@ int gnt_evtchn_wait(gnt_evtchn_handle *h)
 {
 	char buf[64];
 
-	if (!ours(h))
-		return -EBADF;
 	for (bool slept = false;; slept = true) {
-		ssize_t n;
+		/* checked again after each sleep: gnt__set_lost rings us */
+		ssize_t n = usable(h);
 
+		if (n < 0)
+			return (int)n;
 		scan(h);
 		if (h->nready) {
 			/* found without sleeping: its ring is still on the bell,
@@ -417,9 +435,10 @@ int gnt_evtchn_unmask(gnt_evtchn_handle *h, evtchn_port_t port)
 	uint32_t i = port / 64;
 	uint64_t bit = 1ull << (port % 64);
 	struct gnt_evtchn_inbox *ib = NULL;
+	int rc;
 
-	if (!ours(h))
-		return -EBADF;
+	if ((rc = usable(h)) < 0)
+		return rc;
 	if (!(l = live_port(h, port)))
 		return -EINVAL;
 	h->mask[i] &= ~bit;
@@ -471,6 +490,7 @@ gnt_evtchn_handle *gnt_evtchn_open(void)
 	int sv[2] = {-1, -1}, fds[4], err;
 	uint32_t nfds = 4;
 	int32_t rc;
+	pid_t gntd = 0;
 
 	if (!h)
 		return NULL;
@@ -484,6 +504,8 @@ gnt_evtchn_handle *gnt_evtchn_open(void)
 	if (err == -EMFILE && rc > 0) /* made, but we could not take its descriptors */
 		gnt__rpc(GNT_MSG_EVTCHN_CLOSE, 0, (uint32_t)rc, NULL, 0, NULL, 0, NULL, 0, NULL,
 			 NULL, NULL, &rc);
+	h->epoch = gnt__epoch();
+	gntd = gnt__g.gntd_pid;
 	pthread_mutex_unlock(&gnt__g.lock);
 	close(sv[1]);
 	if (err < 0 || rc <= 0) {
@@ -504,6 +526,8 @@ gnt_evtchn_handle *gnt_evtchn_open(void)
 	h->id = (uint32_t)rc;
 	h->ctl = sv[0];
 	h->pid = gnt__pid();
+	h->waker.bell = h->ring;
+	gnt__waker_add(&h->waker, gntd);
 	if (h->g == MAP_FAILED) {
 		h->g = NULL;
 		gnt_evtchn_close(h);
@@ -528,10 +552,13 @@ int gnt_evtchn_close(gnt_evtchn_handle *h)
 		return 0;
 	if (ours(h)) {
 		pthread_mutex_lock(&gnt__g.lock);
-		if (gnt__ensure() == 0)
+		/* not on another gntd's connection: the id may be a live
+		 * handle of ours there */
+		if (h->epoch == gnt__epoch() && gnt__ensure() == 0)
 			gnt__rpc(GNT_MSG_EVTCHN_CLOSE, 0, h->id, NULL, 0, NULL, 0, NULL, 0, NULL,
 				 NULL, NULL, &rc);
 		pthread_mutex_unlock(&gnt__g.lock);
+		gnt__waker_del(&h->waker);
 	}
 	for (uint32_t i = 0; h->g && i < h->np; i++)
 		forget(h, i);
@@ -557,8 +584,8 @@ int gnt_evtchn_bind_unbound_port(gnt_evtchn_handle *h, domid_t remote)
 	int rc;
 	struct lport *l;
 
-	if (!ours(h))
-		return -EBADF;
+	if ((rc = usable(h)) < 0)
+		return rc;
 	rc = evop(h, EVTCHNOP_alloc_unbound, &op, sizeof(op), NULL, NULL, NULL);
 	if (rc < 0)
 		return rc;
@@ -579,8 +606,8 @@ int gnt_evtchn_bind_interdomain(gnt_evtchn_handle *h, domid_t remote, evtchn_por
 	struct lport *l;
 	int rc;
 
-	if (!ours(h))
-		return -EBADF;
+	if ((rc = usable(h)) < 0)
+		return rc;
 	rc = evop(h, EVTCHNOP_bind_interdomain, &op, sizeof(op), fds, &nfds, &aux);
 	if (rc < 0)
 		return rc;
@@ -604,9 +631,10 @@ int gnt_evtchn_notify(gnt_evtchn_handle *h, evtchn_port_t port)
 {
 	struct evtchn_send op = {.port = port};
 	struct lport *l;
+	int rc;
 
-	if (!ours(h))
-		return -EBADF;
+	if ((rc = usable(h)) < 0)
+		return rc;
 	if (!live_port(h, port))
 		return -EINVAL;
 	/* gntd's news first: a peer that bound since is known before we
@@ -633,8 +661,8 @@ int gnt_evtchn_unbind(gnt_evtchn_handle *h, evtchn_port_t port)
 	struct evtchn_close op = {.port = port};
 	int rc;
 
-	if (!ours(h))
-		return -EBADF;
+	if ((rc = usable(h)) < 0)
+		return rc;
 	if (!live_port(h, port))
 		return -EINVAL;
 	rc = evop(h, EVTCHNOP_close, &op, sizeof(op), NULL, NULL, NULL);

@@ -24,6 +24,9 @@ struct gnt__state {
 	const grant_status_t *status; /* v2 status frames, mapped read-only */
 	size_t status_bytes;
 	uint64_t hypercalls;
+	pid_t gntd_pid;         /* from SO_PEERCRED when connecting; 0 unknown */
+	bool lost;              /* gntd is gone: fail-stop (lost.c); atomic */
+	uint32_t epoch;         /* bumped when gnt_close forgets a lost gntd */
 };
 
 extern struct gnt__state gnt__g;
@@ -63,6 +66,10 @@ uint64_t gnt__pages_forget(void *p, bool unmap);
 /* GNT_MSG_GNTDEV_LIMITS for domid (DOMID_SELF: ours). */
 struct gnt_gntdev_limits;
 int gnt__gntdev_limits(struct gnt_gntdev_limits *l);
+/* 0, or why calls on h fail: -EBADF (a forked child's copy), -ESHUTDOWN
+ * (its gntd is gone).  No system call. */
+typedef struct gnt_evtchn_handle gnt_evtchn_handle;
+int gnt__evtchn_usable(gnt_evtchn_handle *h);
 /* EVTCHNOP_send on a port of this domain, whichever handle holds it. */
 int gnt__evtchn_send(evtchn_port_t port);
 /* In a child of dom0 just forked: become a process of domid through its
@@ -97,6 +104,28 @@ void gnt__ftab_del(const struct gnttab_unmap_grant_ref *ops, uint32_t n);
 int gnt__ftab_claim_idle(const struct gnttab_unmap_grant_ref *ops, void *const *pages,
 			 uint32_t n);
 void gnt__ftab_unclaim(const struct gnttab_unmap_grant_ref *ops, uint32_t n);
+
+/* ---- gntd's death (lost.c) ---------------------------------------------- */
+
+/* This process knows its gntd is gone: every call needing gntd fails with
+ * -ESHUTDOWN until gnt_close() (which bumps the epoch).  No system call. */
+bool gnt__lost(void);
+uint32_t gnt__epoch(void);
+/* Mark gntd lost and ring every registered bell (once). */
+void gnt__set_lost(void);
+/* A connection error: -ECONNRESET/-EPIPE mean gntd is gone (marked lost,
+ * -ESHUTDOWN returned); anything else is returned as it is. */
+int gnt__conn_lost(int err);
+/* A bell (a write end of an event channel handle's pipe) that
+ * gnt__set_lost rings, so that a sleeper in gnt_evtchn_wait wakes up.  The
+ * first one starts a thread watching gntd_pid (a pidfd); the last one's
+ * removal stops it.  Not under gnt__g.lock. */
+struct gnt__waker {
+	struct gnt__waker *next;
+	int bell;
+};
+void gnt__waker_add(struct gnt__waker *k, pid_t gntd_pid);
+void gnt__waker_del(struct gnt__waker *k);
 
 /* ---- safe unmap (map.c, unmap_async.c) ----------------------------------- */
 

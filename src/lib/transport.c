@@ -174,9 +174,9 @@ static int recv_reply(int fd, struct gnt_msg *r, uint32_t op, uint32_t cmd, void
 	return 0;
 }
 
-int gnt__rpc_msg(const struct gnt_msg *req, const void *in, const int *send_fds, void *out,
-		 uint32_t out_len, uint32_t *got_len, int *fds, uint32_t *nfds, uint32_t *aux,
-		 int32_t *rc)
+static int rpc_raw(const struct gnt_msg *req, const void *in, const int *send_fds, void *out,
+		   uint32_t out_len, uint32_t *got_len, int *fds, uint32_t *nfds, uint32_t *aux,
+		   int32_t *rc)
 {
 	struct gnt_msg m = *req;
 	struct gnt_msg r;
@@ -214,6 +214,17 @@ int gnt__rpc_msg(const struct gnt_msg *req, const void *in, const int *send_fds,
 		*aux = r.aux;
 	*rc = r.rc;
 	return err;
+}
+
+int gnt__rpc_msg(const struct gnt_msg *req, const void *in, const int *send_fds, void *out,
+		 uint32_t out_len, uint32_t *got_len, int *fds, uint32_t *nfds, uint32_t *aux,
+		 int32_t *rc)
+{
+	/* gntd never closes a connection it serves but when it dies, or when
+	 * the domain dies or broke the protocol: either way nothing more can
+	 * be asked on it */
+	return gnt__conn_lost(rpc_raw(req, in, send_fds, out, out_len, got_len, fds, nfds, aux,
+				      rc));
 }
 
 int gnt__rpc(uint32_t op, uint32_t cmd, uint32_t count, const void *in, uint32_t in_len,
@@ -263,6 +274,16 @@ static int attach_via(int token)
 		return err == -EPIPE || err == -ECONNRESET ? -ESRCH : err;
 	}
 	return sv[0];
+}
+
+/* The pid of the process that made the socket's other end (gntd, for a
+ * domain descriptor or the control socket); 0 if unknown. */
+static pid_t peer_pid(int fd)
+{
+	struct ucred uc;
+	socklen_t l = sizeof(uc);
+
+	return fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &l) == 0 ? uc.pid : 0;
 }
 
 static void unmap_table(void)
@@ -327,7 +348,9 @@ int gnt__ensure(void)
 	int32_t rc;
 
 	if (gnt__g.fd >= 0 && gnt__g.pid == gnt__pid())
-		return 0;
+		return gnt__lost() ? -ESHUTDOWN : 0;
+	if (gnt__lost())
+		return -ESHUTDOWN; /* fail-stop, in a forked child too */
 	if (gnt__g.fd >= 0) {
 		/* forked: the connection is our parent's; leave it to it */
 		drop_conn();
@@ -340,15 +363,20 @@ int gnt__ensure(void)
 		if (*end || t < 0 || t > 1 << 20)
 			return -EBADF;
 		fd = attach_via((int)t);
+		gnt__g.gntd_pid = peer_pid((int)t); /* gntd made the pair */
 	} else {
 		fd = connect_control();
+		gnt__g.gntd_pid = peer_pid(fd);
 	}
 	if (fd < 0)
 		return fd;
 	gnt__g.fd = fd;
 	gnt__g.pid = gnt__pid();
-	err = gnt__rpc(GNT_MSG_INFO, 0, 0, NULL, 0, NULL, 0, &info, sizeof(info), &got,
-		       tfds, &nfds, &rc);
+	{
+		struct gnt_msg m = {.op = GNT_MSG_INFO};
+		/* raw: a connection refused at once means the domain is dead */
+		err = rpc_raw(&m, NULL, NULL, &info, sizeof(info), &got, tfds, &nfds, NULL, &rc);
+	}
 	if (err < 0 || rc < 0 || got != sizeof(info) || nfds < 1 ||
 	    (info.version != 1 && info.version != 2) || (info.version == 2 && nfds != 2)) {
 		for (uint32_t i = 0; i < nfds; i++)
@@ -398,6 +426,13 @@ void gnt_close(void)
 	if (gnt__g.pid == gnt__pid()) {
 		drop_conn();
 		unmap_table();
+	}
+	if (gnt__lost()) {
+		/* the next call connects anew (dom0 to a new gntd; a domain's
+		 * descriptor died with the old one: -ESRCH); what was made on
+		 * the old one stays refused (the handles' epoch) */
+		__atomic_fetch_add(&gnt__g.epoch, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&gnt__g.lost, false, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&gnt__g.lock);
 	gnt__unmap_async_cancel();

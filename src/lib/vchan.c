@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib.h"
 #include "gnt/evtchn.h"
 #include "gnt/grant.h"
 #include "gnt/vchan.h"
@@ -339,6 +340,12 @@ static int64_t wait_level(struct gnt_vchan *c, bool reading, uint32_t need)
 		if (!gnt_vchan_is_open(c)) {
 			v = level(c, reading); /* what it published before going */
 			return v < 0 || v >= need ? v : CLOSED;
+		}
+		/* gntd gone: fail-stop, though the peer may still be there (its
+		 * events would keep coming; gnt__set_lost rings our bell) */
+		if ((v = gnt__evtchn_usable(c->evh)) < 0) {
+			errno = (int)-v;
+			return -1;
 		}
 		/* the timeout covers an event lost to the peer's death (its port
 		 * closing before gntd's unmap notify could use it) */

@@ -29,6 +29,7 @@ struct event {
 
 struct gnt_xs {
 	int fd;
+	bool lost;      /* the store (gntd) closed the connection: fail-stop */
 	uint32_t req_id;
 	struct event *head, *tail;
 };
@@ -163,8 +164,10 @@ static void queue_event(gnt_xs *xs, char *p, uint32_t len)
 	xs->tail = e;
 }
 
-/* Send one request (parts concatenated) and wait for its reply. */
-static int request(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *iov, int n,
+/* Send one request (parts concatenated) and wait for its reply; the
+ * connection's own errors as they are (-EPIPE: the send, -ECONNRESET: the
+ * reply), which the drop-in libxenstore tells apart as Xen does. */
+static int request_raw(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *iov, int n,
 		   char **reply, uint32_t *rlen)
 {
 	uint32_t h[4] = {type, ++xs->req_id, tx, 0};
@@ -222,6 +225,21 @@ static int request(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *i
 	}
 }
 
+/* A lost connection (gntd gone) is -ESHUTDOWN for this and every later
+ * call, as for libgnt's hypercalls (design.md, "gntd's death"). */
+static int lost(gnt_xs *xs, int err)
+{
+	if (err == -ECONNRESET || err == -EPIPE)
+		xs->lost = true;
+	return xs->lost ? -ESHUTDOWN : err;
+}
+
+static int request(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *iov, int n,
+		   char **reply, uint32_t *rlen)
+{
+	return lost(xs, xs->lost ? 0 : request_raw(xs, type, tx, iov, n, reply, rlen));
+}
+
 int gnt_xs_request(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *iov, int n,
 		   char **reply, unsigned int *len)
 {
@@ -230,7 +248,7 @@ int gnt_xs_request(gnt_xs *xs, uint32_t type, uint32_t tx, const struct iovec *i
 
 	if (n < 0)
 		return -EINVAL;
-	err = request(xs, type, tx, iov, n, reply, &l);
+	err = request_raw(xs, type, tx, iov, n, reply, &l);
 	if (!err && len)
 		*len = l;
 	return err;
@@ -343,13 +361,13 @@ int gnt_xs_read_watch(gnt_xs *xs, char **path, char **token, void **block, int t
 		struct pollfd pf = {.fd = xs->fd, .events = POLLIN};
 		uint32_t r[4];
 		char *p;
-		int err, n = poll(&pf, 1, timeout_ms);
+		int err, n = xs->lost ? 1 : poll(&pf, 1, timeout_ms);
 
 		if (n == 0)
 			return -ETIMEDOUT;
 		if (n < 0)
 			return -errno;
-		err = read_msg(xs, r, &p);
+		err = lost(xs, xs->lost ? 0 : read_msg(xs, r, &p));
 		if (err)
 			return err;
 		if (r[0] == T_WATCH_EVENT)

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -497,6 +498,77 @@ static int claim_uid_slot(void)
 	return -EBUSY;
 }
 
+/* The uids a process of /proc/<pid> runs with that fall in our domains'
+ * range, or 0 (a zombie, gone, or none of ours). */
+static uid_t uid_in_range(const char *pid)
+{
+	char path[64], line[256];
+	bool zombie = false;
+	uid_t hit = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%.20s/status", pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long u[4];
+		if (!strncmp(line, "State:", 6))
+			zombie = strchr(line, 'Z') != NULL;
+		if (sscanf(line, "Uid: %lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]) != 4)
+			continue;
+		for (int i = 0; i < 3 && !hit; i++)
+			if (u[i] > hv->uid_base && u[i] < hv->uid_base + 0x8000u)
+				hit = (uid_t)u[i];
+	}
+	fclose(f);
+	return zombie ? 0 : hit;
+}
+
+/* A gntd that died leaves its domains' processes behind (fail-stop: they
+ * can no longer do anything but must stop; design.md, "gntd's death").  In
+ * the uid range we now hold they would share uids with our own domains, and
+ * a destroy here would kill them as ours.  So every process with a uid in
+ * the range is killed first, as a destroy kills a domain (kill(-1) as the
+ * uid reaches processes forked meanwhile). */
+static void sweep_uid_range(void)
+{
+	for (int round = 0; round < 8; round++) {
+		uid_t found[64];
+		uint32_t n = 0;
+		struct dirent *de;
+		DIR *d = opendir("/proc");
+
+		if (!d)
+			return;
+		while ((de = readdir(d)) && n < 64) {
+			uid_t u;
+			if (de->d_name[0] < '1' || de->d_name[0] > '9' || !(u = uid_in_range(de->d_name)))
+				continue;
+			bool seen = false;
+			for (uint32_t i = 0; i < n && !seen; i++)
+				seen = found[i] == u;
+			if (!seen)
+				found[n++] = u;
+		}
+		closedir(d);
+		if (!n)
+			return;
+		hv_log("killing the processes of %u uid(s) left in our range by a gntd that died", n);
+		for (uint32_t i = 0; i < n; i++) {
+			pid_t p = fork();
+			if (p == 0) {
+				uid_t u = found[i];
+				if (setresgid(u, u, u) == 0 && setresuid(u, u, u) == 0)
+					kill(-1, SIGKILL);
+				_exit(0);
+			}
+			if (p > 0)
+				waitpid(p, NULL, 0);
+		}
+	}
+	hv_log("processes keep appearing in our uid range");
+}
+
 static volatile sig_atomic_t term;
 static char revoke_mark; /* epoll data for the fanotify descriptor */
 static char xs_mark;     /* epoll data for xenstore's own epoll set */
@@ -579,6 +651,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gntd: no free uid range for domains: %s\n", strerror(-rc));
 		return 1;
 	}
+	if (hv->privileged)
+		sweep_uid_range();
 	/* nobody of our uid may read our descriptors or memory via /proc */
 	prctl(PR_SET_DUMPABLE, 0);
 	signal(SIGPIPE, SIG_IGN);

@@ -6,7 +6,8 @@
  * with -ESHUTDOWN at once, blocked waits in B return, B's mapping still
  * reads and writes the page, A cannot end the grant, nobody dies of
  * SIGPIPE.  A new gntd then serves fresh domains, and the old processes
- * still fail cleanly: their descriptor died with the old gntd.
+ * still fail cleanly: their descriptor died with the old gntd.  A new gntd
+ * on the same uid range first kills what the dead one left there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -207,6 +208,17 @@ static void side_b(void *p)
 	th_send_u32(&s->from_b, DONE);
 }
 
+/* A gntd for domain uids from a base of ours (per test process: tests of
+ * other runs may be going on). */
+static void start_at(uid_t area)
+{
+	char base[32];
+	const char *args[] = {"--uid-base", base, NULL};
+
+	snprintf(base, sizeof(base), "%u", (unsigned)(area + (uint32_t)(getpid() & 0xFF) * 0x8000u));
+	th_gntd_start_args(args);
+}
+
 TEST(gntd_killed_fail_stop)
 {
 	struct gd s;
@@ -235,13 +247,10 @@ TEST(gntd_killed_fail_stop)
 	CHECK_EQ(th_recv_u32_from(&s.from_a, pa), DONE);
 	CHECK_EQ(gnt_domain_create("C", NULL), -ESHUTDOWN); /* dom0 too */
 
-	th_gntd_start();
+	/* a range of its own, or it would kill the old A and B first (the
+	 * next test) */
+	start_at(0x30000000u);
 	s0 = th_stats();
-	/* the new gntd takes the old one's uid range and hands out ids from 1
-	 * again: domains 1 and 2 are held here, or their deaths would kill the
-	 * old A and B by uid (design.md, "gntd's death") */
-	CHECK_EQ(th_domain("hold-1"), s.a);
-	CHECK_EQ(th_domain("hold-2"), s.b);
 	th_share_fresh();
 	th_send_u32(&s.to_b, RESTARTED);
 	th_send_u32(&s.to_a, RESTARTED);
@@ -249,12 +258,66 @@ TEST(gntd_killed_fail_stop)
 	CHECK_EQ(th_recv_u32_from(&s.from_a, pa), DONE);
 	CHECK_EQ(th_wait(pa), 0);
 	CHECK_EQ(th_wait(pb), 0);
-	CHECK_EQ(gnt_domain_destroy(s.a), 0);
-	CHECK_EQ(gnt_domain_destroy(s.b), 0);
 	th_expect_stats(&s0, 5000);
 	th_chan_close(&s.to_a);
 	th_chan_close(&s.to_b);
 	th_chan_close(&s.from_a);
 	th_chan_close(&s.from_b);
+	th_gntd_stop();
+}
+
+/* A gntd that starts on the uid range a dead one used kills what that one
+ * left there (fail-stop): otherwise its new domain 1 would share a uid with
+ * the old domain 1's processes, which could then reach the new domain's
+ * (ptrace, /proc, signals), and a destroy of the new one would kill them. */
+static void linger(void *p)
+{
+	struct th_chan *c = p;
+
+	th_send_u32(c, 1);
+	for (;;)
+		pause(); /* until killed */
+}
+
+/* The process has ended (a zombie, not reaped yet). */
+static int ended(void *p)
+{
+	char path[64], buf[512], *paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)*(pid_t *)p);
+	if (!(f = fopen(path, "re")))
+		return 1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+TEST(gntd_restart_kills_what_the_dead_one_left_in_its_uid_range)
+{
+	struct th_chan c;
+	pid_t old, gntd;
+	uint32_t a;
+
+	if (geteuid() != 0)
+		FAIL("needs root: domains have uids of their own only then");
+	start_at(0x38000000u);
+	a = th_domain("A");
+	th_chan_open(&c);
+	old = th_spawn(a, linger, &c);
+	CHECK_EQ(th_recv_u32_from(&c, old), 1);
+	gntd = th_gntd_pid();
+	CHECK_EQ(kill(gntd, SIGKILL), 0);
+	CHECK_EQ(th_wait(gntd), 128 + SIGKILL);
+	start_at(0x38000000u); /* the same range */
+	CHECK(th_until(ended, &old, 5000));
+	CHECK_EQ(th_wait(old), 128 + SIGKILL);
+	/* and the range serves new domains, id 1 again among them */
+	CHECK_EQ(th_domain("A2"), a);
+	th_share_fresh();
+	th_chan_close(&c);
 	th_gntd_stop();
 }

@@ -46,6 +46,7 @@ if build build 0; then
 	# the same suite with every domain's table at v2 (libgnt switches at connect)
 	GNT_GRANT_VERSION=2 run "integration (grant table v2)" build/tests/integration
 	run hostile build/tests/hostile
+	GNT_GRANT_VERSION=2 run "hostile (grant table v2)" build/tests/hostile
 	run abi tests/abi/check-abi.sh build
 	run cli tests/cli/check-cli.sh build
 	run "xenstore-utils" tests/cli/check-xs.sh build

@@ -77,7 +77,10 @@ static void copy_probe(uint32_t dom, grant_ref_t ref, char *buf, int *ok)
 	if (st == GNTST_okay) {
 		CHECK(is_fill(buf, 0, 4096)); /* never another frame */
 		(*ok)++;
-	} else if (st != GNTST_general_error && st != GNTST_bad_page) {
+	} else if (st != GNTST_general_error && st != GNTST_bad_page &&
+		   st != GNTST_bad_gntref) {
+		/* bad_gntref: a torn read made a transitive entry whose hop's
+		 * ref is past its table, as Xen answers that */
 		FAIL("copy of ref %u: status %d", ref, st);
 	}
 }

@@ -349,3 +349,217 @@ TEST(fd_budget_gntd_raises_its_limit)
 	CHECK(gntd_soft_nofile() >= old.rlim_max);
 	th_gntd_stop();
 }
+
+/* ---- event channels: handles and bindings until refused ------------------- */
+
+#define NP 16u      /* ports the owner O offers the hog E */
+#define MAXPROCS 8u /* E's processes: 64 handles each at most (per connection) */
+
+struct eb {
+	struct th_chan to_e, to_o, to_t;
+	uint32_t e, o;
+	uint32_t ports[NP]; /* O's, for E; known before E's processes start */
+	bool first;         /* set for E's first process as it forks */
+};
+
+/* What a process of E made before it was refused. */
+struct eb_report {
+	uint32_t handles;   /* opened */
+	int32_t open_errno; /* of the refused open; 0: it stopped at 64 */
+	int32_t bind_rc;    /* of the refused bind (refused processes only) */
+	int32_t rebind_rc;  /* the same bind once a handle is closed */
+};
+
+/* Loopback bindings on E's handles until one is refused (past E's share),
+ * then the same port bound again once a handle is given back: the refused
+ * bind left the port unbound and nothing made. */
+static void bind_until_refused(gnt_evtchn_handle **h, uint32_t n, uint32_t dom,
+			       struct eb_report *r)
+{
+	uint32_t i;
+	int port = -1;
+
+	/* on one handle: one inbox, inbox(h[i], dom), 2 descriptors */
+	for (i = 1; i < n; i++) {
+		port = gnt_evtchn_bind_unbound_port(h[i], (domid_t)dom);
+		CHECK(port > 0); /* a port costs no descriptor */
+		r->bind_rc = gnt_evtchn_bind_interdomain(h[i], (domid_t)dom, (evtchn_port_t)port);
+		if (r->bind_rc < 0)
+			break;
+	}
+	CHECK(r->bind_rc < 0);
+	gnt_evtchn_close(h[0]);
+	h[0] = NULL;
+	r->rebind_rc = gnt_evtchn_bind_interdomain(h[i], (domid_t)dom, (evtchn_port_t)port);
+}
+
+static void ev_hog(void *p)
+{
+	struct eb *s = p;
+	gnt_evtchn_handle *h[64] = {0};
+	struct eb_report r = {0};
+	bool first = s->first;
+
+	for (; r.handles < 64; r.handles++) {
+		errno = 0;
+		if (!(h[r.handles] = gnt_evtchn_open())) {
+			r.open_errno = errno;
+			break;
+		}
+		/* the first process binds O's ports: E pays for both inboxes */
+		if (first && r.handles < NP)
+			CHECK(gnt_evtchn_bind_interdomain(h[r.handles], (domid_t)s->o,
+							  s->ports[r.handles]) > 0);
+	}
+	if (r.open_errno)
+		bind_until_refused(h, r.handles, s->e, &r);
+	th_send(&s->to_t, &r, sizeof(r));
+	CHECK_EQ(th_recv_u32(&s->to_e), 1);
+	for (uint32_t i = 0; i < r.handles; i++)
+		if (h[i])
+			gnt_evtchn_close(h[i]);
+	th_send_u32(&s->to_t, 2);
+	CHECK_EQ(th_recv_u32(&s->to_e), 3);
+}
+
+/* O: one handle, NP ports offered to E; closes when told. */
+static void ev_owner(void *p)
+{
+	struct eb *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+
+	CHECK(h);
+	for (uint32_t i = 0; i < NP; i++) {
+		int port = gnt_evtchn_bind_unbound_port(h, (domid_t)s->e);
+		CHECK(port > 0);
+		s->ports[i] = (uint32_t)port;
+	}
+	th_send(&s->to_t, s->ports, sizeof(s->ports));
+	CHECK_EQ(th_recv_u32(&s->to_o), 1);
+	gnt_evtchn_close(h);
+	th_send_u32(&s->to_t, 2);
+	CHECK_EQ(th_recv_u32(&s->to_o), 3);
+}
+
+/* E's processes, one after another, until one is refused below 64
+ * handles: that one's refusals are the budget's (EMFILE, then ENOSPC). */
+static uint32_t ev_fill(struct eb *s, pid_t *pe)
+{
+	struct eb_report r;
+	uint32_t n = 0;
+
+	do {
+		CHECK(n < MAXPROCS);
+		s->first = n == 0;
+		pe[n] = th_spawn(s->e, ev_hog, s);
+		th_recv(&s->to_t, &r, sizeof(r));
+		n++;
+	} while (!r.open_errno);
+	CHECK(r.handles < 64);
+	CHECK_EQ(r.open_errno, EMFILE);
+	CHECK_EQ(r.bind_rc, -ENOSPC);
+	CHECK(r.rebind_rc > 0);
+	return n;
+}
+
+static void ev_start(struct eb *s, pid_t *po, pid_t *pe, uint32_t *nprocs)
+{
+	struct gnt_domain_info e;
+
+	th_chan_open(&s->to_e);
+	th_chan_open(&s->to_o);
+	th_chan_open(&s->to_t);
+	s->e = th_domain("E");
+	s->o = th_domain("O");
+	*po = th_spawn(s->o, ev_owner, s);
+	th_recv(&s->to_t, s->ports, sizeof(s->ports));
+	*nprocs = ev_fill(s, pe);
+	e = th_dominfo(s->e);
+	/* at its share, less the bell of the handle it gave back (closed
+	 * once gntd sees its last writer go) */
+	CHECK(e.fds <= SHARE(4) && e.fds > SHARE(4) - 3);
+	/* E's bindings to O's ports cost O nothing: its handle, its process */
+	CHECK_EQ(th_dominfo(s->o).fds, PROC_FDS + 3);
+	CHECK(th_stats().fds < FD_LIMIT - RESERVE);
+	others_work(); /* dom0 creates domains, they connect, bind and share */
+}
+
+static void ev_stop(struct eb *s)
+{
+	th_chan_close(&s->to_e);
+	th_chan_close(&s->to_o);
+	th_chan_close(&s->to_t);
+}
+
+struct fds_is {
+	uint32_t dom, want;
+};
+
+static int fds_is(void *arg)
+{
+	struct fds_is *f = arg;
+	return th_dominfo(f->dom).fds == f->want;
+}
+
+TEST(fd_budget_evtchn_hog_closes_back_to_nothing)
+{
+	struct eb *s = calloc(1, sizeof(*s));
+	struct gnt_hv_stats st;
+	struct fds_is f;
+	pid_t po, pe[MAXPROCS];
+	uint32_t n;
+
+	CHECK(s);
+	gntd_low();
+	st = th_stats();
+	ev_start(s, &po, pe, &n);
+	for (uint32_t i = 0; i < n; i++)
+		th_send_u32(&s->to_e, 1);
+	for (uint32_t i = 0; i < n; i++)
+		CHECK_EQ(th_recv_u32(&s->to_t), 2);
+	/* E's bells that O may still ring stay, charged to E, until O lets go */
+	f = (struct fds_is){s->e, n * PROC_FDS + NP};
+	CHECK(th_until(fds_is, &f, 5000));
+	th_send_u32(&s->to_o, 1);
+	CHECK_EQ(th_recv_u32_from(&s->to_t, po), 2);
+	f.want = n * PROC_FDS;
+	CHECK(th_until(fds_is, &f, 5000));
+	CHECK_EQ(th_dominfo(s->o).fds, PROC_FDS);
+	for (uint32_t i = 0; i < n; i++)
+		th_send_u32(&s->to_e, 3);
+	th_send_u32(&s->to_o, 3);
+	for (uint32_t i = 0; i < n; i++)
+		CHECK_EQ(th_wait(pe[i]), 0);
+	CHECK_EQ(th_wait(po), 0);
+	ev_stop(s);
+	th_expect_stats(&st, 5000);
+	th_gntd_stop();
+	free(s);
+}
+
+TEST(fd_budget_evtchn_hog_killed)
+{
+	struct eb *s = calloc(1, sizeof(*s));
+	struct gnt_hv_stats st;
+	pid_t po, pe[MAXPROCS];
+	uint32_t n;
+
+	CHECK(s);
+	gntd_low();
+	st = th_stats();
+	ev_start(s, &po, pe, &n);
+	for (uint32_t i = 0; i < n; i++)
+		kill(pe[i], SIGKILL);
+	for (uint32_t i = 0; i < n; i++)
+		th_wait(pe[i]);
+	/* O goes on, bound to nothing; its own descriptors only */
+	th_send_u32(&s->to_o, 1);
+	CHECK_EQ(th_recv_u32_from(&s->to_t, po), 2);
+	th_send_u32(&s->to_o, 3);
+	CHECK_EQ(th_wait(po), 0);
+	ev_stop(s);
+	th_expect_stats(&st, 5000);
+	others_work(); /* and new domains get whole shares again */
+	th_gntd_stop();
+	free(s);
+}

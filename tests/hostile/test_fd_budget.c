@@ -563,3 +563,131 @@ TEST(fd_budget_evtchn_hog_killed)
 	th_gntd_stop();
 	free(s);
 }
+
+/* ---- connections until refused ------------------------------------------------ */
+
+#define NFLOOD 16u /* domains: HV_MAX_CONNS / HV_MAX_CONNS_PER_DOMAIN */
+#define CONN_ROOM (4096u - 64u) /* HV_MAX_CONNS less the control reserve */
+
+struct cf {
+	struct th_chan go, to_t;
+};
+
+/* A new connection of this process, or -1 when gntd closes it (refused). */
+static int attach_checked(void)
+{
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_INFO};
+	int c = th_raw_attach(), tfd = -1, rc;
+	unsigned int nfds = 1;
+
+	CHECK_EQ(th_raw_send(c, &m, NULL, 0, NULL, 0), 0);
+	rc = th_raw_recv(c, &m, NULL, 0, &tfd, &nfds, 5000);
+	if (rc != 1) {
+		CHECK(rc == 0 || rc == -ECONNRESET); /* closed by gntd, no timeout */
+		close(c);
+		return -1;
+	}
+	if (nfds)
+		close(tfd);
+	return c;
+}
+
+/* Attach until refused; report how many, hold them until told. */
+static void conn_flood(void *p)
+{
+	struct cf *s = p;
+	int socks[256];
+	uint32_t n = 0;
+
+	while (n < 256 && (socks[n] = attach_checked()) >= 0)
+		n++;
+	th_send_u32(&s->to_t, n);
+	CHECK_EQ(th_recv_u32(&s->go), 1);
+	for (uint32_t i = 0; i < n; i++)
+		close(socks[i]);
+}
+
+/* dom0, from a new process: a new control connection, a new domain. */
+static void dom0_works(void *p)
+{
+	struct gnt_hv_stats st;
+	int d;
+	(void)p;
+
+	CHECK_EQ(gnt_hv_stats(&st), 0);
+	d = gnt_domain_create("late", NULL);
+	CHECK(d > 0);
+	CHECK_EQ(gnt_domain_destroy((uint32_t)d), 0);
+}
+
+static void flood_release(struct cf *s, const pid_t *pf, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		th_send_u32(&s->go, 1);
+	for (uint32_t i = 0; i < n; i++)
+		CHECK_EQ(th_wait(pf[i]), 0);
+	th_chan_close(&s->go);
+	th_chan_close(&s->to_t);
+}
+
+/* A domain's connections are its descriptors of gntd's too: at a share
+ * smaller than HV_MAX_CONNS_PER_DOMAIN of them, the share refuses first. */
+TEST(fd_budget_connection_flood_stops_at_share)
+{
+	static const char *const args[] = {"--fd-limit", "3000", "--fd-share", "8", NULL};
+	struct gnt_hv_stats st;
+	struct cf s;
+	uint32_t f, n;
+	pid_t pf;
+
+	th_gntd_start_args(args);
+	st = th_stats();
+	th_chan_open(&s.go);
+	th_chan_open(&s.to_t);
+	f = th_domain("F");
+	pf = th_spawn(f, conn_flood, &s);
+	n = th_recv_u32_from(&s.to_t, pf);
+	/* a socket and a pidfd each, besides the process's own */
+	CHECK_EQ(n, (SHARE(8) - PROC_FDS) / 2);
+	CHECK_EQ(th_dominfo(f).fds, PROC_FDS + 2 * n);
+	CHECK_EQ(th_wait(th_spawn_dom0(dom0_works, NULL)), 0);
+	others_work();
+	flood_release(&s, &pf, 1);
+	th_expect_stats(&st, 5000);
+	th_gntd_stop();
+}
+
+/* Domains that fill every connection they may have leave dom0 the
+ * reserve: its new control connections still come in. */
+TEST(connection_flood_leaves_dom0_its_reserve)
+{
+	struct gnt_hv_stats st;
+	struct cf s;
+	pid_t pf[NFLOOD];
+	uint32_t total = 0;
+
+	th_gntd_start();
+	st = th_stats();
+	th_chan_open(&s.go);
+	th_chan_open(&s.to_t);
+	for (uint32_t i = 0; i < NFLOOD; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "F%u", i);
+		pf[i] = th_spawn(th_domain(name), conn_flood, &s);
+		/* its token and its own connection, and what it attached */
+		total += 2 + th_recv_u32_from(&s.to_t, pf[i]);
+	}
+	CHECK_EQ(total, CONN_ROOM);
+	CHECK_EQ(th_wait(th_spawn_dom0(dom0_works, NULL)), 0);
+	/* a new domain's first connection is a domain's: no room for it */
+	{
+		uint32_t late = th_domain("late");
+		uid_t u;
+		gid_t g;
+		CHECK_EQ(gnt_domain_token(late, &u, &g), -EMFILE);
+		CHECK_EQ(gnt_domain_destroy(late), 0);
+	}
+	flood_release(&s, pf, NFLOOD);
+	th_expect_stats(&st, 10000);
+	th_gntd_stop();
+}

@@ -131,10 +131,12 @@ struct hv_conn *hv_conn_add(int fd, bool control, uint16_t domid, pid_t pid)
 	struct gnt_domain *d = gnt_core_domain(hv->core, domid);
 	struct hv_dom *hd = d ? d->user : NULL;
 	struct hv_conn *c;
+	int err = EMFILE;
 
-	errno = EMFILE;
-	if (!conn_room(control, hd))
+	if (!conn_room(control, hd)) {
+		errno = EMFILE;
 		return NULL;
+	}
 	if (!(c = calloc(1, sizeof(*c)))) {
 		errno = ENOMEM;
 		return NULL;
@@ -155,13 +157,14 @@ struct hv_conn *hv_conn_add(int fd, bool control, uint16_t domid, pid_t pid)
 			hv_budget_uncharge(domid, conn_fds(c));
 		if (c->pidfd >= 0)
 			close(c->pidfd);
-		errno = ENOMEM;
+		err = ENOMEM;
 		goto err_free;
 	}
 	conn_link(c, hd);
 	return c;
 err_free:
 	free(c);
+	errno = err;
 	return NULL;
 }
 

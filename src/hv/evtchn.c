@@ -30,6 +30,10 @@
 #include "gnt/grant.h"
 
 #define HV_MAX_HANDLES_PER_CONN 64
+/* gntd's descriptors per handle (ctl, bell_r, bell_w) and per inbox
+ * (memfd, bell_w), charged to a domain's share (budget.c) */
+#define HANDLE_FDS 3u
+#define INBOX_FDS 2u
 
 static struct hv_ehandle *handles;
 static uint32_t next_id = 1;
@@ -59,18 +63,30 @@ int hv_evtchn_fd(void)
 	return retired;
 }
 
+/* A descriptor charged to dom (budget.c) closes. */
+static void close_charged(int fd, uint16_t dom)
+{
+	if (fd < 0)
+		return;
+	close(fd);
+	hv_budget_uncharge(dom, 1);
+}
+
 /* A closed handle's bell stays readable while anyone may still write it: a
  * pipe without readers would kill a peer with SIGPIPE for notifying before
  * it heard that the binding ended.  Watched for EPOLLHUP only (events 0):
  * the last writer closed.  Writers are its former peers' processes, so what
- * stays is theirs and goes when they drop it (UNBOUND) or die. */
-static void bell_retire(int r)
+ * stays is theirs and goes when they drop it (UNBOUND) or die.  It stays
+ * charged to the handle's owner until then (the epoll data carries whom):
+ * which writer keeps it open gntd cannot tell. */
+static void bell_retire(int r, uint16_t owner)
 {
-	struct epoll_event ev = {.events = 0, .data.fd = r};
+	struct epoll_event ev = {.events = 0,
+				 .data.u64 = (uint32_t)r | (uint64_t)owner << 32};
 
 	if (epoll_ctl(retired, EPOLL_CTL_ADD, r, &ev) < 0) {
 		hv_log("event channel bell kept by nobody: %s", strerror(errno));
-		close(r);
+		close_charged(r, owner);
 	}
 }
 
@@ -87,8 +103,9 @@ void hv_evtchn_poll(void)
 				late_flush(h);
 			continue;
 		}
-		epoll_ctl(retired, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
-		close(ev[i].data.fd);
+		int fd = (int)(uint32_t)ev[i].data.u64;
+		epoll_ctl(retired, EPOLL_CTL_DEL, fd, NULL);
+		close_charged(fd, (uint16_t)(ev[i].data.u64 >> 32));
 	}
 }
 
@@ -125,9 +142,10 @@ static int64_t inbox_find(const struct hv_ehandle *h, uint16_t dom)
 	return -1;
 }
 
-/* inbox(h, dom), made on first use; its index or -ENOMEM.  At most one
- * per peer domain, and only while a port of h is bound to it. */
-static int64_t inbox_get(struct hv_ehandle *h, uint16_t dom)
+/* inbox(h, dom), made on first use and charged to payer (the binder:
+ * its request made it); its index, -ENOSPC past payer's share, or -ENOMEM.
+ * At most one per peer domain, and only while a port of h is bound to it. */
+static int64_t inbox_get(struct hv_ehandle *h, uint16_t dom, uint16_t payer)
 {
 	int64_t i = inbox_find(h, dom);
 	struct hv_inbox ib = {.dom = dom};
@@ -142,15 +160,27 @@ static int64_t inbox_get(struct hv_ehandle *h, uint16_t dom)
 		h->ib = p;
 		h->ib_cap = cap;
 	}
+	/* Xen's answer for a domain without a free port */
+	if (hv_budget_charge(payer, INBOX_FDS) < 0)
+		return -ENOSPC;
+	ib.payer = payer;
 	ib.memfd = hv_memfd("gnt-evtchn-inbox", 1);
 	ib.bell_w = reopen(h->bell_w, O_WRONLY);
 	if (ib.memfd < 0 || ib.bell_w < 0) {
 		close_if(ib.memfd);
 		close_if(ib.bell_w);
+		hv_budget_uncharge(payer, INBOX_FDS);
 		return -ENOMEM;
 	}
 	h->ib[h->nib] = ib;
 	return h->nib++;
+}
+
+static void inbox_close(const struct hv_inbox *ib)
+{
+	close(ib->memfd);
+	close(ib->bell_w);
+	hv_budget_uncharge(ib->payer, INBOX_FDS);
 }
 
 /* Drop the inboxes of domains that no port of h is bound to any more. */
@@ -168,8 +198,7 @@ static void inbox_gc(struct hv_ehandle *h)
 			i++;
 			continue;
 		}
-		close(h->ib[i].memfd);
-		close(h->ib[i].bell_w);
+		inbox_close(&h->ib[i]);
 		h->ib[i] = h->ib[--h->nib];
 	}
 }
@@ -200,16 +229,19 @@ static bool ctl_try(struct hv_ehandle *h, const struct gnt_evtchn_ctl *m, const 
 
 /* The news about port of h as it stands now: PEER with the three
  * descriptors when it is bound to a live handle (returns 3), else UNBOUND
- * (returns 0, or -ESRCH / -ENOMEM when it is bound but the peer's handle is
- * gone or an inbox cannot be made).  The descriptors are h's and its
- * peer's, not to be closed. */
-static int port_news(struct hv_ehandle *h, uint32_t port, struct gnt_evtchn_ctl *m, int fds[3])
+ * (returns 0, or -ESRCH / -ENOSPC / -ENOMEM when it is bound but the peer's
+ * handle is gone or an inbox cannot be made).  Inboxes it makes are charged
+ * to the binder: h's domain if binder_is_h, else the peer's.  The
+ * descriptors are h's and its peer's, not to be closed. */
+static int port_news(struct hv_ehandle *h, uint32_t port, struct gnt_evtchn_ctl *m, int fds[3],
+		     bool binder_is_h)
 {
 	struct gnt_domain *d = gnt_core_domain(hv->core, h->domid);
 	const struct gnt_evtchn *e = d ? gnt_evtchn_port(d, port) : NULL;
 	struct gnt_domain *rd;
 	struct hv_ehandle *ph;
 	int64_t mine, theirs;
+	uint16_t payer;
 
 	*m = (struct gnt_evtchn_ctl){.kind = GNT_EVCTL_UNBOUND, .port = port};
 	if (!e || e->state != GNT_ECS_INTERDOMAIN || e->owner != h->id)
@@ -217,9 +249,10 @@ static int port_news(struct hv_ehandle *h, uint32_t port, struct gnt_evtchn_ctl 
 	if (!(rd = gnt_core_domain(hv->core, e->remote_dom)) ||
 	    !(ph = handle_get((uint32_t)gnt_evtchn_port(rd, e->remote_port)->owner)))
 		return -ESRCH;
-	if ((mine = inbox_get(h, e->remote_dom)) < 0)
+	payer = binder_is_h ? h->domid : e->remote_dom;
+	if ((mine = inbox_get(h, e->remote_dom, payer)) < 0)
 		return (int)mine;
-	if ((theirs = inbox_get(ph, h->domid)) < 0)
+	if ((theirs = inbox_get(ph, h->domid, payer)) < 0)
 		return (int)theirs;
 	*m = (struct gnt_evtchn_ctl){.kind = GNT_EVCTL_PEER, .port = port,
 				     .peer_port = e->remote_port, .peer_handle = ph->id,
@@ -259,7 +292,7 @@ static void late_flush(struct hv_ehandle *h)
 			uint32_t port = i * 64 + (uint32_t)__builtin_ctzll(h->late[i]);
 			struct gnt_evtchn_ctl m;
 			int fds[3];
-			int n = port_news(h, port, &m, fds);
+			int n = port_news(h, port, &m, fds, false);
 
 			if (!ctl_try(h, &m, fds, n > 0 ? (uint32_t)n : 0))
 				return;
@@ -281,7 +314,7 @@ static void ctl_port(struct hv_ehandle *h, uint32_t port)
 		return;
 	behind = late_any(h);
 	if (!behind) {
-		n = port_news(h, port, &m, fds);
+		n = port_news(h, port, &m, fds, false);
 		if (ctl_try(h, &m, fds, n > 0 ? (uint32_t)n : 0))
 			return;
 	}
@@ -329,20 +362,18 @@ void hv_evtchn_unbound(void *ctx, uint16_t domid, uint32_t port, uint64_t owner)
 
 static void handle_fini(struct hv_ehandle *h)
 {
-	for (uint32_t i = 0; i < h->nib; i++) {
-		close(h->ib[i].memfd);
-		close(h->ib[i].bell_w);
-	}
+	for (uint32_t i = 0; i < h->nib; i++)
+		inbox_close(&h->ib[i]);
 	free(h->ib);
 	if (late_any(h))
 		late_watch(h, false);
 	free(h->late);
 	if (h->g)
 		munmap(h->g, GNT_EVTCHN_INBOX_BYTES);
-	close_if(h->bell_w);
-	close_if(h->ctl);
+	close_charged(h->bell_w, h->domid);
+	close_charged(h->ctl, h->domid);
 	if (h->bell_r >= 0)
-		bell_retire(h->bell_r);
+		bell_retire(h->bell_r, h->domid);
 	free(h);
 }
 
@@ -382,24 +413,33 @@ int hv_evtchn_open(struct hv_conn *c, const struct gnt_msg *m, int *fds, uint32_
 	}
 	for (h = handles; h; h = h->next)
 		n += h->conn == c;
-	if (n >= HV_MAX_HANDLES_PER_CONN || !(h = calloc(1, sizeof(*h)))) {
+	/* the ctl socket we hold from now on, and the bell's two ends: the
+	 * owner's (a handle's ginbox is only mapped) */
+	if (n >= HV_MAX_HANDLES_PER_CONN || hv_budget_charge(c->domid, HANDLE_FDS) < 0) {
 		close(fds[0]);
 		return hv_reply(c, m, -EMFILE, NULL, 0, NULL, 0);
+	}
+	if (!(h = calloc(1, sizeof(*h)))) {
+		close(fds[0]);
+		hv_budget_uncharge(c->domid, HANDLE_FDS);
+		return hv_reply(c, m, -ENOMEM, NULL, 0, NULL, 0);
 	}
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	h->ctl = fds[0];
 	h->bell_r = h->bell_w = -1;
+	h->domid = c->domid;
 	rc = handle_init(h, give);
 	if (rc < 0) {
 		for (int i = 1; i < 4; i++)
 			close_if(give[i]);
+		/* handle_fini gives back what it closes or retires */
+		hv_budget_uncharge(h->domid, (h->bell_r < 0) + (h->bell_w < 0));
 		handle_fini(h);
 		return hv_reply(c, m, rc, NULL, 0, NULL, 0);
 	}
 	h->id = next_id++;
 	if (next_id == 0)
 		next_id = 1;
-	h->domid = c->domid;
 	h->conn = c;
 	h->next = handles;
 	handles = h;
@@ -456,7 +496,7 @@ static int bind_reply(struct hv_conn *c, const struct gnt_msg *m, struct hv_ehan
 	struct gnt_msg rm = *m;
 	int rfds[3];
 	/* the binder gets what PEER would tell it of its new port */
-	int n = port_news(h, op->local_port, &pm, rfds);
+	int n = port_news(h, op->local_port, &pm, rfds, true);
 
 	if (n != 3) {
 		gnt_evtchn_close(hv->core, self, op->local_port);

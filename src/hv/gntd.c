@@ -77,14 +77,70 @@ static void conn_watch(struct hv_conn *c, bool want_out)
 	epoll_ctl(hv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* gntd's descriptors for c: its socket, and its pidfd if it has one */
+static uint32_t conn_fds(const struct hv_conn *c)
+{
+	return 1u + (c->pidfd >= 0);
+}
+
+/* Room for one more connection of domid: domains' connections leave
+ * HV_CONN_RESERVE of HV_MAX_CONNS to control connections, so domains that
+ * fill theirs never lock dom0 out. */
+static bool conn_room(bool control, const struct hv_dom *hd)
+{
+	if (hv->nconns >= HV_MAX_CONNS)
+		return false;
+	if (control)
+		return true;
+	return hv->ndomconns < HV_MAX_CONNS - HV_CONN_RESERVE &&
+	       (!hd || hd->nconns < HV_MAX_CONNS_PER_DOMAIN);
+}
+
+/* Charged to the domain's descriptor share (budget.c), as its other
+ * descriptors of gntd's. */
+static int conn_charge(struct hv_conn *c)
+{
+	if (c->control)
+		return 0;
+	if (hv_budget_charge(c->domid, conn_fds(c)) < 0) {
+		if (c->pidfd >= 0)
+			close(c->pidfd);
+		return -EMFILE;
+	}
+	return 0;
+}
+
+static void conn_link(struct hv_conn *c, struct hv_dom *hd)
+{
+	c->next = hv->conns;
+	if (hv->conns)
+		hv->conns->prev = c;
+	hv->conns = c;
+	hv->nconns++;
+	if (!c->control)
+		hv->ndomconns++;
+	if (!c->control && hd) {
+		hd->nconns++;
+		hd->had_conns = true;
+	}
+}
+
 struct hv_conn *hv_conn_add(int fd, bool control, uint16_t domid, pid_t pid)
 {
-	struct hv_conn *c = calloc(1, sizeof(*c));
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
-	struct gnt_domain *d;
+	struct gnt_domain *d = gnt_core_domain(hv->core, domid);
+	struct hv_dom *hd = d ? d->user : NULL;
+	struct hv_conn *c;
+	int err = EMFILE;
 
-	if (!c)
+	if (!conn_room(control, hd)) {
+		errno = EMFILE;
 		return NULL;
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	c->fd = fd;
 	c->control = control;
 	c->domid = domid;
@@ -92,26 +148,24 @@ struct hv_conn *hv_conn_add(int fd, bool control, uint16_t domid, pid_t pid)
 	c->pidfd = -1;
 	if (pid > 0) /* to kill it when the domain is destroyed */
 		c->pidfd = (int)syscall(434 /* pidfd_open */, pid, 0);
+	if (conn_charge(c) < 0)
+		goto err_free;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	ev.data.ptr = c;
 	if (epoll_ctl(hv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (!control)
+			hv_budget_uncharge(domid, conn_fds(c));
 		if (c->pidfd >= 0)
 			close(c->pidfd);
-		free(c);
-		return NULL;
+		err = ENOMEM;
+		goto err_free;
 	}
-	c->next = hv->conns;
-	if (hv->conns)
-		hv->conns->prev = c;
-	hv->conns = c;
-	hv->nconns++;
-	d = gnt_core_domain(hv->core, domid);
-	if (!control && d && d->user) {
-		struct hv_dom *hd = d->user;
-		hd->nconns++;
-		hd->had_conns = true;
-	}
+	conn_link(c, hd);
 	return c;
+err_free:
+	free(c);
+	errno = err;
+	return NULL;
 }
 
 static void out_free(struct hv_out *o)
@@ -149,6 +203,10 @@ static void conn_free(struct hv_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	hv->nconns--;
+	if (!c->control) {
+		hv->ndomconns--;
+		hv_budget_uncharge(c->domid, conn_fds(c));
+	}
 	close(c->fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
@@ -414,10 +472,6 @@ static void accept_control(void)
 	/* the socket is 0600; check anyway: only our uid (or root) is dom0 */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0 ||
 	    (cr.uid != 0 && cr.uid != geteuid())) {
-		close(fd);
-		return;
-	}
-	if (hv->nconns >= HV_MAX_CONNS) {
 		close(fd);
 		return;
 	}

@@ -11,9 +11,11 @@
 #include "core/core.h"
 
 /* Processes (connections) per domain, and in all: each is a descriptor of
- * gntd's (two with its pidfd), outside the domains' shares (budget.c). */
+ * gntd's (two with its pidfd), charged to its domain's share (budget.c).
+ * Domains' connections together leave HV_CONN_RESERVE to control ones. */
 #define HV_MAX_CONNS_PER_DOMAIN 256
 #define HV_MAX_CONNS 4096
+#define HV_CONN_RESERVE 64
 
 struct hv_out {
 	struct hv_out *next;
@@ -72,6 +74,7 @@ struct hv_dom {
  * the pending bits of H's ports bound to D.  Kept while such a binding is. */
 struct hv_inbox {
 	uint16_t dom;
+	uint16_t payer;         /* charged for its descriptors (budget.c) */
 	int memfd;
 	int bell_w;             /* H's bell: D's own write description */
 };
@@ -99,6 +102,7 @@ struct hv {
 	struct gnt_core *core;
 	struct hv_conn *conns;
 	uint64_t nconns, hypercalls;
+	uint64_t ndomconns;     /* of nconns, not control connections */
 	uid_t uid_base;
 	uint64_t spin_ns;       /* poll this long after a request before sleeping */
 	bool privileged;        /* root: domains run under their own uids */
@@ -110,6 +114,8 @@ struct hv {
 extern struct hv *hv;
 
 void hv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* NULL with errno EMFILE: no room (connection limits, or the domain's
+ * descriptor share), ENOMEM.  fd stays the caller's on failure. */
 struct hv_conn *hv_conn_add(int fd, bool control, uint16_t domid, pid_t pid);
 void hv_conn_kill(struct hv_conn *c);
 /* Queue a reply: header + payload, with descriptors (not taken: dup'ed). */

@@ -460,22 +460,14 @@ static int do_attach(struct hv_conn *c, int *fds, uint32_t nfds)
 			return -EPROTO;
 		}
 	}
-	/* connections are descriptors of ours: bounded per domain and in all */
-	{
-		struct gnt_domain *d = conn_domain(c);
-		struct hv_dom *hd = d ? d->user : NULL;
-		if ((hd && hd->nconns >= HV_MAX_CONNS_PER_DOMAIN) || hv->nconns >= HV_MAX_CONNS) {
-			hv_log("d%u: connection limit reached, attach refused", c->domid);
-			close(fd); /* the new process sees its connection close */
-			return 0;
-		}
-	}
 	/* the creator of the socket pair: the process that now joins */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0)
 		cr.pid = 0;
+	/* connections are descriptors of ours: bounded per domain, in all,
+	 * and by the domain's share */
 	if (!hv_conn_add(fd, c->control, c->domid, cr.pid)) {
-		close(fd);
-		return 0;
+		hv_log("d%u: attach refused: %s", c->domid, strerror(errno));
+		close(fd); /* the new process sees its connection close */
 	}
 	return 0;
 }
@@ -582,9 +574,10 @@ static int do_control(struct hv_conn *c, const struct gnt_msg *m, const uint8_t 
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 			return hv_reply(c, m, -errno, NULL, 0, NULL, 0);
 		if (!hv_conn_add(sv[0], false, d->id, 0)) {
+			rc = -errno;
 			close(sv[0]);
 			close(sv[1]);
-			return hv_reply(c, m, -ENOMEM, NULL, 0, NULL, 0);
+			return hv_reply(c, m, rc, NULL, 0, NULL, 0);
 		}
 		t.domid = d->id;
 		t.uid = t.gid = hv->privileged ? hv->uid_base + d->id : geteuid();

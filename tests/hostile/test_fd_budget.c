@@ -24,6 +24,9 @@
 #define FD_LIMIT 3000u
 #define RESERVE 256u                      /* gntd's HV_FD_RESERVE */
 #define SHARE(n) ((FD_LIMIT - RESERVE) / (n)) /* a domU's, with --fd-share n */
+/* a process's connections, charged to its domain: the domain descriptor
+ * th_spawn gives it (1) and its own, attached with a pidfd (2) */
+#define PROC_FDS 3u
 #define BATCH 64u
 #define CAP 4096u /* more units than gntd could hold without a budget */
 
@@ -208,8 +211,9 @@ static void start(struct fb *s, pid_t *ph, pid_t *pm)
 	*ph = th_spawn(s->h, hog, s);
 	s->nunits = th_recv_u32_from(&s->to_t, *ph);
 	others_work();
-	/* refused at its share exactly (a descriptor per unit), far from the limit */
-	CHECK_EQ(s->nunits, SHARE(4));
+	/* refused at its share exactly (a descriptor per unit, besides its
+	 * connections), far from the limit */
+	CHECK_EQ(s->nunits, SHARE(4) - PROC_FDS);
 	CHECK_EQ(th_dominfo(s->h).fds, SHARE(4));
 	*pm = th_spawn(s->m, mapper, s);
 	/* M's exposures stop at its share (read-only maps of H's units may
@@ -234,9 +238,10 @@ static void gntd_low(void)
 	th_gntd_start_args(args);
 }
 
+/* nothing but its one process's connections */
 static int no_fds(void *arg)
 {
-	return th_dominfo(*(uint32_t *)arg).fds == 0;
+	return th_dominfo(*(uint32_t *)arg).fds == PROC_FDS;
 }
 
 TEST(fd_budget_hog_leaves_room_and_gives_back_all)
@@ -306,7 +311,7 @@ TEST(fd_budget_share_option)
 	th_chan_open(&s->to_t);
 	s->h = th_domain("H");
 	p = th_spawn(s->h, count_units, s);
-	CHECK_EQ(th_recv_u32_from(&s->to_t, p), SHARE(8));
+	CHECK_EQ(th_recv_u32_from(&s->to_t, p), SHARE(8) - PROC_FDS);
 	CHECK_EQ(th_wait(p), 0);
 	th_chan_close(&s->to_t);
 	th_gntd_stop();
@@ -342,5 +347,347 @@ TEST(fd_budget_gntd_raises_its_limit)
 	th_gntd_start();
 	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
 	CHECK(gntd_soft_nofile() >= old.rlim_max);
+	th_gntd_stop();
+}
+
+/* ---- event channels: handles and bindings until refused ------------------- */
+
+#define NP 16u      /* ports the owner O offers the hog E */
+#define MAXPROCS 8u /* E's processes: 64 handles each at most (per connection) */
+
+struct eb {
+	struct th_chan to_e, to_o, to_t;
+	uint32_t e, o;
+	uint32_t ports[NP]; /* O's, for E; known before E's processes start */
+	bool first;         /* set for E's first process as it forks */
+};
+
+/* What a process of E made before it was refused. */
+struct eb_report {
+	uint32_t handles;   /* opened */
+	int32_t open_errno; /* of the refused open; 0: it stopped at 64 */
+	int32_t bind_rc;    /* of the refused bind (refused processes only) */
+	int32_t rebind_rc;  /* the same bind once a handle is closed */
+};
+
+/* Loopback bindings on E's handles until one is refused (past E's share),
+ * then the same port bound again once a handle is given back: the refused
+ * bind left the port unbound and nothing made. */
+static void bind_until_refused(gnt_evtchn_handle **h, uint32_t n, uint32_t dom,
+			       struct eb_report *r)
+{
+	uint32_t i;
+	int port = -1;
+
+	/* on one handle: one inbox, inbox(h[i], dom), 2 descriptors */
+	for (i = 1; i < n; i++) {
+		port = gnt_evtchn_bind_unbound_port(h[i], (domid_t)dom);
+		CHECK(port > 0); /* a port costs no descriptor */
+		r->bind_rc = gnt_evtchn_bind_interdomain(h[i], (domid_t)dom, (evtchn_port_t)port);
+		if (r->bind_rc < 0)
+			break;
+	}
+	CHECK(r->bind_rc < 0);
+	gnt_evtchn_close(h[0]);
+	h[0] = NULL;
+	r->rebind_rc = gnt_evtchn_bind_interdomain(h[i], (domid_t)dom, (evtchn_port_t)port);
+}
+
+static void ev_hog(void *p)
+{
+	struct eb *s = p;
+	gnt_evtchn_handle *h[64] = {0};
+	struct eb_report r = {0};
+	bool first = s->first;
+
+	for (; r.handles < 64; r.handles++) {
+		errno = 0;
+		if (!(h[r.handles] = gnt_evtchn_open())) {
+			r.open_errno = errno;
+			break;
+		}
+		/* the first process binds O's ports: E pays for both inboxes */
+		if (first && r.handles < NP)
+			CHECK(gnt_evtchn_bind_interdomain(h[r.handles], (domid_t)s->o,
+							  s->ports[r.handles]) > 0);
+	}
+	if (r.open_errno)
+		bind_until_refused(h, r.handles, s->e, &r);
+	th_send(&s->to_t, &r, sizeof(r));
+	CHECK_EQ(th_recv_u32(&s->to_e), 1);
+	for (uint32_t i = 0; i < r.handles; i++)
+		if (h[i])
+			gnt_evtchn_close(h[i]);
+	th_send_u32(&s->to_t, 2);
+	CHECK_EQ(th_recv_u32(&s->to_e), 3);
+}
+
+/* O: one handle, NP ports offered to E; closes when told. */
+static void ev_owner(void *p)
+{
+	struct eb *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+
+	CHECK(h);
+	for (uint32_t i = 0; i < NP; i++) {
+		int port = gnt_evtchn_bind_unbound_port(h, (domid_t)s->e);
+		CHECK(port > 0);
+		s->ports[i] = (uint32_t)port;
+	}
+	th_send(&s->to_t, s->ports, sizeof(s->ports));
+	CHECK_EQ(th_recv_u32(&s->to_o), 1);
+	gnt_evtchn_close(h);
+	th_send_u32(&s->to_t, 2);
+	CHECK_EQ(th_recv_u32(&s->to_o), 3);
+}
+
+/* E's processes, one after another, until one is refused below 64
+ * handles: that one's refusals are the budget's (EMFILE, then ENOSPC). */
+static uint32_t ev_fill(struct eb *s, pid_t *pe)
+{
+	struct eb_report r;
+	uint32_t n = 0;
+
+	do {
+		CHECK(n < MAXPROCS);
+		s->first = n == 0;
+		pe[n] = th_spawn(s->e, ev_hog, s);
+		th_recv(&s->to_t, &r, sizeof(r));
+		n++;
+	} while (!r.open_errno);
+	CHECK(r.handles < 64);
+	CHECK_EQ(r.open_errno, EMFILE);
+	CHECK_EQ(r.bind_rc, -ENOSPC);
+	CHECK(r.rebind_rc > 0);
+	return n;
+}
+
+static void ev_start(struct eb *s, pid_t *po, pid_t *pe, uint32_t *nprocs)
+{
+	struct gnt_domain_info e;
+
+	th_chan_open(&s->to_e);
+	th_chan_open(&s->to_o);
+	th_chan_open(&s->to_t);
+	s->e = th_domain("E");
+	s->o = th_domain("O");
+	*po = th_spawn(s->o, ev_owner, s);
+	th_recv(&s->to_t, s->ports, sizeof(s->ports));
+	*nprocs = ev_fill(s, pe);
+	e = th_dominfo(s->e);
+	/* at its share, less the bell of the handle it gave back (closed
+	 * once gntd sees its last writer go) */
+	CHECK(e.fds <= SHARE(4) && e.fds > SHARE(4) - 3);
+	/* E's bindings to O's ports cost O nothing: its handle, its process */
+	CHECK_EQ(th_dominfo(s->o).fds, PROC_FDS + 3);
+	CHECK(th_stats().fds < FD_LIMIT - RESERVE);
+	others_work(); /* dom0 creates domains, they connect, bind and share */
+}
+
+static void ev_stop(struct eb *s)
+{
+	th_chan_close(&s->to_e);
+	th_chan_close(&s->to_o);
+	th_chan_close(&s->to_t);
+}
+
+struct fds_is {
+	uint32_t dom, want;
+};
+
+static int fds_is(void *arg)
+{
+	struct fds_is *f = arg;
+	return th_dominfo(f->dom).fds == f->want;
+}
+
+TEST(fd_budget_evtchn_hog_closes_back_to_nothing)
+{
+	struct eb *s = calloc(1, sizeof(*s));
+	struct gnt_hv_stats st;
+	struct fds_is f;
+	pid_t po, pe[MAXPROCS];
+	uint32_t n;
+
+	CHECK(s);
+	gntd_low();
+	st = th_stats();
+	ev_start(s, &po, pe, &n);
+	for (uint32_t i = 0; i < n; i++)
+		th_send_u32(&s->to_e, 1);
+	for (uint32_t i = 0; i < n; i++)
+		CHECK_EQ(th_recv_u32(&s->to_t), 2);
+	/* E's bells that O may still ring stay, charged to E, until O lets go */
+	f = (struct fds_is){s->e, n * PROC_FDS + NP};
+	CHECK(th_until(fds_is, &f, 5000));
+	th_send_u32(&s->to_o, 1);
+	CHECK_EQ(th_recv_u32_from(&s->to_t, po), 2);
+	f.want = n * PROC_FDS;
+	CHECK(th_until(fds_is, &f, 5000));
+	CHECK_EQ(th_dominfo(s->o).fds, PROC_FDS);
+	for (uint32_t i = 0; i < n; i++)
+		th_send_u32(&s->to_e, 3);
+	th_send_u32(&s->to_o, 3);
+	for (uint32_t i = 0; i < n; i++)
+		CHECK_EQ(th_wait(pe[i]), 0);
+	CHECK_EQ(th_wait(po), 0);
+	ev_stop(s);
+	th_expect_stats(&st, 5000);
+	th_gntd_stop();
+	free(s);
+}
+
+TEST(fd_budget_evtchn_hog_killed)
+{
+	struct eb *s = calloc(1, sizeof(*s));
+	struct gnt_hv_stats st;
+	pid_t po, pe[MAXPROCS];
+	uint32_t n;
+
+	CHECK(s);
+	gntd_low();
+	st = th_stats();
+	ev_start(s, &po, pe, &n);
+	for (uint32_t i = 0; i < n; i++)
+		kill(pe[i], SIGKILL);
+	for (uint32_t i = 0; i < n; i++)
+		th_wait(pe[i]);
+	/* O goes on, bound to nothing; its own descriptors only */
+	th_send_u32(&s->to_o, 1);
+	CHECK_EQ(th_recv_u32_from(&s->to_t, po), 2);
+	th_send_u32(&s->to_o, 3);
+	CHECK_EQ(th_wait(po), 0);
+	ev_stop(s);
+	th_expect_stats(&st, 5000);
+	others_work(); /* and new domains get whole shares again */
+	th_gntd_stop();
+	free(s);
+}
+
+/* ---- connections until refused ------------------------------------------------ */
+
+#define NFLOOD 16u /* domains: HV_MAX_CONNS / HV_MAX_CONNS_PER_DOMAIN */
+#define CONN_ROOM (4096u - 64u) /* HV_MAX_CONNS less the control reserve */
+
+struct cf {
+	struct th_chan go, to_t;
+};
+
+/* A new connection of this process, or -1 when gntd closes it (refused). */
+static int attach_checked(void)
+{
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_INFO};
+	int c = th_raw_attach(), tfd = -1, rc;
+	unsigned int nfds = 1;
+
+	CHECK_EQ(th_raw_send(c, &m, NULL, 0, NULL, 0), 0);
+	rc = th_raw_recv(c, &m, NULL, 0, &tfd, &nfds, 5000);
+	if (rc != 1) {
+		CHECK(rc == 0 || rc == -ECONNRESET); /* closed by gntd, no timeout */
+		close(c);
+		return -1;
+	}
+	if (nfds)
+		close(tfd);
+	return c;
+}
+
+/* Attach until refused; report how many, hold them until told. */
+static void conn_flood(void *p)
+{
+	struct cf *s = p;
+	int socks[256];
+	uint32_t n = 0;
+
+	while (n < 256 && (socks[n] = attach_checked()) >= 0)
+		n++;
+	th_send_u32(&s->to_t, n);
+	CHECK_EQ(th_recv_u32(&s->go), 1);
+	for (uint32_t i = 0; i < n; i++)
+		close(socks[i]);
+}
+
+/* dom0, from a new process: a new control connection, a new domain. */
+static void dom0_works(void *p)
+{
+	struct gnt_hv_stats st;
+	int d;
+	(void)p;
+
+	CHECK_EQ(gnt_hv_stats(&st), 0);
+	d = gnt_domain_create("late", NULL);
+	CHECK(d > 0);
+	CHECK_EQ(gnt_domain_destroy((uint32_t)d), 0);
+}
+
+static void flood_release(struct cf *s, const pid_t *pf, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		th_send_u32(&s->go, 1);
+	for (uint32_t i = 0; i < n; i++)
+		CHECK_EQ(th_wait(pf[i]), 0);
+	th_chan_close(&s->go);
+	th_chan_close(&s->to_t);
+}
+
+/* A domain's connections are its descriptors of gntd's too: at a share
+ * smaller than HV_MAX_CONNS_PER_DOMAIN of them, the share refuses first. */
+TEST(fd_budget_connection_flood_stops_at_share)
+{
+	static const char *const args[] = {"--fd-limit", "3000", "--fd-share", "8", NULL};
+	struct gnt_hv_stats st;
+	struct cf s;
+	uint32_t f, n;
+	pid_t pf;
+
+	th_gntd_start_args(args);
+	st = th_stats();
+	th_chan_open(&s.go);
+	th_chan_open(&s.to_t);
+	f = th_domain("F");
+	pf = th_spawn(f, conn_flood, &s);
+	n = th_recv_u32_from(&s.to_t, pf);
+	/* a socket and a pidfd each, besides the process's own */
+	CHECK_EQ(n, (SHARE(8) - PROC_FDS) / 2);
+	CHECK_EQ(th_dominfo(f).fds, PROC_FDS + 2 * n);
+	CHECK_EQ(th_wait(th_spawn_dom0(dom0_works, NULL)), 0);
+	others_work();
+	flood_release(&s, &pf, 1);
+	th_expect_stats(&st, 5000);
+	th_gntd_stop();
+}
+
+/* Domains that fill every connection they may have leave dom0 the
+ * reserve: its new control connections still come in. */
+TEST(connection_flood_leaves_dom0_its_reserve)
+{
+	struct gnt_hv_stats st;
+	struct cf s;
+	pid_t pf[NFLOOD];
+	uint32_t total = 0;
+
+	th_gntd_start();
+	st = th_stats();
+	th_chan_open(&s.go);
+	th_chan_open(&s.to_t);
+	for (uint32_t i = 0; i < NFLOOD; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "F%u", i);
+		pf[i] = th_spawn(th_domain(name), conn_flood, &s);
+		/* its token and its own connection, and what it attached */
+		total += 2 + th_recv_u32_from(&s.to_t, pf[i]);
+	}
+	CHECK_EQ(total, CONN_ROOM);
+	CHECK_EQ(th_wait(th_spawn_dom0(dom0_works, NULL)), 0);
+	/* a new domain's first connection is a domain's: no room for it */
+	{
+		uint32_t late = th_domain("late");
+		uid_t u;
+		gid_t g;
+		CHECK_EQ(gnt_domain_token(late, &u, &g), -EMFILE);
+		CHECK_EQ(gnt_domain_destroy(late), 0);
+	}
+	flood_release(&s, pf, NFLOOD);
+	th_expect_stats(&st, 10000);
 	th_gntd_stop();
 }

@@ -570,6 +570,20 @@ TEST(killed_before_reading_an_owned_map_unmaps_it)
 
 /* ---- 2. the grantee dies holding 65 536 mappings and 1000 ports --------------- */
 
+/* A's ports (dom0 asks EVTCHNOP_status) in state `want` towards B. */
+static uint32_t ports_of_a(struct scale *s, uint32_t want)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < NPORTS; i++) {
+		struct evtchn_status st = {.dom = (domid_t)s->a, .port = s->ports[i]};
+		CHECK_EQ(gnt_evtchn_status(&st), 0);
+		n += st.status == want && (want == EVTCHNSTAT_unbound ? st.u.unbound.dom
+								    : st.u.interdomain.dom) == s->b;
+	}
+	return n;
+}
+
 TEST_TIMEOUT(grantee_death_at_scale_releases_once_while_others_run, 120)
 {
 	struct scale s;
@@ -583,6 +597,7 @@ TEST_TIMEOUT(grantee_death_at_scale_releases_once_while_others_run, 120)
 	th_send_u32(&s.m.cmd, CMD_BIND);
 	th_send(&s.m.cmd, s.ports, sizeof(s.ports));
 	CHECK_EQ(th_recv_u32_from(&s.m.reply, s.m.pid), NPORTS);
+	CHECK_EQ(ports_of_a(&s, EVTCHNSTAT_interdomain), NPORTS);
 	others_start(&s);
 	CHECK_EQ(releases_seen(&s), 0);
 
@@ -599,6 +614,8 @@ TEST_TIMEOUT(grantee_death_at_scale_releases_once_while_others_run, 120)
 	CHECK_EQ(releases_seen(&s), 2); /* C's and D's; none more for B */
 
 	CHECK_EQ(th_stats().mappings, 0);
+	/* B's ends closed: A's ports are unbound again, still towards B (Xen) */
+	CHECK_EQ(ports_of_a(&s, EVTCHNSTAT_unbound), NPORTS);
 	CHECK_EQ(call(&s.g, CMD_END), BIG_PAGES);
 	CHECK_EQ(call(&s.g, CMD_FREE), 1);
 	exit_proc(&s.g);

@@ -349,6 +349,35 @@ int th_until(int (*cond)(void *), void *arg, int timeout_ms)
 	}
 }
 
+static int domain_gone(void *p)
+{
+	return !th_domain_exists(*(uint32_t *)p, NULL);
+}
+
+static int domain_dying(void *p)
+{
+	struct gnt_domain_info i;
+	return th_domain_exists(*(uint32_t *)p, &i) && i.state == 2;
+}
+
+void th_wait_domain_gone(uint32_t dom, int timeout_ms)
+{
+	if (!th_until(domain_gone, &dom, timeout_ms))
+		FAIL("domain %u still there (state %u)", dom, th_dominfo(dom).state);
+}
+
+void th_wait_domain_dying(uint32_t dom, int timeout_ms)
+{
+	if (!th_until(domain_dying, &dom, timeout_ms))
+		FAIL("domain %u not dying", dom);
+}
+
+void th_kill_wait(pid_t pid)
+{
+	CHECK_EQ(kill(pid, SIGKILL), 0);
+	CHECK_EQ(th_wait(pid), 128 + SIGKILL);
+}
+
 /* ---- accounting ------------------------------------------------------ */
 
 #define STAT_FIELDS(X)                                                                             \

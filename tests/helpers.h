@@ -55,6 +55,12 @@ struct gnt_hv_stats th_stats(void);
 struct gnt_domain_info th_dominfo(uint32_t dom);
 /* 1 if domain dom exists (alive or dying), its info in *out (may be NULL). */
 int th_domain_exists(uint32_t dom, struct gnt_domain_info *out);
+/* Wait up to timeout_ms until domain dom is gone (th_wait_domain_gone)
+ * or dying, a zombie, state 2 (th_wait_domain_dying); else fail the test. */
+void th_wait_domain_gone(uint32_t dom, int timeout_ms);
+void th_wait_domain_dying(uint32_t dom, int timeout_ms);
+/* SIGKILL pid (a child) and reap it; fails unless the signal killed it. */
+void th_kill_wait(pid_t pid);
 /* Wait until cond() or timeout; returns cond's last value. */
 int th_until(int (*cond)(void *), void *arg, int timeout_ms);
 /* The next pending port of h (polling its fd), or fail after 5 s. */

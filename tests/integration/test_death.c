@@ -213,8 +213,7 @@ static uint32_t map(struct death *s)
 
 static void kill_proc(struct proc *p)
 {
-	CHECK_EQ(kill(p->pid, SIGKILL), 0);
-	CHECK_EQ(th_wait(p->pid), 128 + SIGKILL);
+	th_kill_wait(p->pid);
 	p->pid = 0;
 }
 
@@ -225,21 +224,9 @@ static void exit_proc(struct proc *p)
 	p->pid = 0;
 }
 
-static int gone(void *p)
-{
-	return !th_domain_exists(*(uint32_t *)p, NULL);
-}
-
 static void wait_gone(uint32_t dom)
 {
-	if (!th_until(gone, &dom, 5000))
-		FAIL("domain %u still there (state %u)", dom, th_dominfo(dom).state);
-}
-
-static int dying(void *p)
-{
-	struct gnt_domain_info i;
-	return th_domain_exists(*(uint32_t *)p, &i) && i.state == 2;
+	th_wait_domain_gone(dom, 5000);
 }
 
 /* The granter's entries as gntd sees them: none pinned, none in use. */
@@ -282,7 +269,7 @@ TEST(kill_granter_while_mapped_leaves_zombie_until_unmap)
 	grant(&s);
 	CHECK_EQ(map(&s), MAPPED_ALL);
 	kill_proc(&s.g);
-	CHECK(th_until(dying, &s.a, 5000));
+	th_wait_domain_dying(s.a, 5000);
 	st = th_stats();
 	CHECK_EQ(st.zombies, 1);
 	CHECK_EQ(st.domains, s.start.domains + 1); /* B */
@@ -444,7 +431,7 @@ TEST(destroy_kills_processes_and_releases_everything)
 			FAIL("A's connected child %d survived destroy", kids[0]);
 	}
 	/* B still maps A's unit: A is a zombie, B keeps its mapping */
-	CHECK(th_until(dying, &s.a, 5000));
+	th_wait_domain_dying(s.a, 5000);
 	CHECK_EQ(gnt_domain_destroy(s.a), -ESRCH);
 	CHECK_EQ(call(&s.m, CMD_READ), 1);
 	CHECK_EQ(call(&s.m, CMD_MAP_AGAIN), (uint16_t)GNTST_general_error);

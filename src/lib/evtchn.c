@@ -198,9 +198,13 @@ static void forget(gnt_evtchn_handle *h, uint32_t port)
 
 	if (!l)
 		return;
-	clear_bit(h->g, port);
-	if (l->in)
-		clear_bit(l->in->m, port);
+	/* the bits are in memory shared with the process that owns the
+	 * handle: a forked child closing its copy leaves them alone */
+	if (h->pid == gnt__pid()) {
+		clear_bit(h->g, port);
+		if (l->in)
+			clear_bit(l->in->m, port);
+	}
 	port_unbound(h, l);
 	l->live = false;
 	if (h->ready[port / 64] & bit)

@@ -490,3 +490,50 @@ TEST(evtchn_fork_child_cannot_use_parents_handle)
 
 	run_pair(&s, fork_a, fork_b, false);
 }
+
+/* A child closing its copy of the handle must leave the parent's pending
+ * bits alone: they are in memory the two share. */
+static void fork_close_a(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = gnt_evtchn_bind_unbound_port(h, (domid_t)s->b);
+	pid_t child;
+
+	th_send_u32(&s->to_b, (uint32_t)port);
+	CHECK_EQ(th_evtchn_wait(h), port); /* b's first notify: its inbox is known */
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	th_send_u32(&s->to_b, 1);
+	CHECK_EQ(th_recv_u32(&s->to_a), 2); /* b notified again: the bit waits */
+	child = fork();
+	if (child == 0) {
+		gnt_evtchn_close(h);
+		_exit(0);
+	}
+	CHECK_EQ(th_wait(child), 0);
+	CHECK_EQ(th_evtchn_wait(h), port);
+	th_send_u32(&s->to_b, 3);
+	gnt_evtchn_close(h);
+}
+
+static void fork_close_b(void *p)
+{
+	struct ev *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = gnt_evtchn_bind_interdomain(h, (domid_t)s->a, th_recv_u32(&s->to_b));
+
+	CHECK(port > 0);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+	CHECK_EQ(th_recv_u32(&s->to_b), 1);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+	th_send_u32(&s->to_a, 2);
+	CHECK_EQ(th_recv_u32(&s->to_b), 3);
+	gnt_evtchn_close(h);
+}
+
+TEST(evtchn_fork_child_closing_its_copy_keeps_parents_events)
+{
+	struct ev s = {0};
+
+	run_pair(&s, fork_close_a, fork_close_b, false);
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Event channel lifecycle races and storms (security-anchors.md §5 items 11
+ * and 12: XSA-331/338/343/344/505/496, XSA-332/391).  A receiver closes,
+ * re-allocates and rebinds its ports, and dom0 resets either end, while
+ * several processes of the peer notify as fast as they can (one of them
+ * also sets every bit of every inbox it can reach); a domain runs out of
+ * ports and binds; two domains cross-bind from many processes at once;
+ * a peer sends a million events to a slow receiver and to one that never
+ * reads.  The receiver is only ever told of ports it holds, and of a
+ * port's peer bits only while it is bound to that peer; gntd keeps
+ * serving, its memory and descriptors stay flat, and every count returns
+ * to where it was.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../helpers.h"
+
+#define NB 3        /* storming processes of the peer */
+#define ROUNDS 200  /* close / re-allocate / rebind rounds */
+#define RESETS 20   /* reset rounds (alternately the receiver, the peer) */
+
+enum { MSG_PORT = 1, MSG_DONE = 2, MSG_RESET = 3 };
+#define MSG(kind, i, v) ((uint32_t)(kind) << 24 | (uint32_t)(i) << 16 | (uint32_t)(v))
+
+struct race {
+	struct th_chan to_a, to_b[NB], to_d;
+	uint32_t a, b, c;
+	atomic_uint stop;        /* the storm ends */
+	atomic_uint reset_round; /* rounds whose reset is done */
+
+};
+
+/* Whom dom0 resets in round r: the receiver in even rounds, the senders'
+ * domain in odd ones. */
+static uint32_t target(const struct race *s, int r)
+{
+	return r % 2 ? s->b : s->a;
+}
+
+static struct race *race_new(void)
+{
+	struct race *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(s != MAP_FAILED);
+	memset(s, 0, sizeof(*s));
+	th_chan_open(&s->to_a);
+	th_chan_open(&s->to_d);
+	for (int i = 0; i < NB; i++)
+		th_chan_open(&s->to_b[i]);
+	return s;
+}
+
+static void race_free(struct race *s)
+{
+	th_chan_close(&s->to_a);
+	th_chan_close(&s->to_d);
+	for (int i = 0; i < NB; i++)
+		th_chan_close(&s->to_b[i]);
+	munmap(s, sizeof(*s));
+}
+
+/* The hostile part of a sender: every bit of every peer inbox mapped in
+ * this process (the receiver's inbox for our domain among them).  Looked
+ * up anew each time: libgnt maps and unmaps them as bindings come and go,
+ * only inside our own calls. */
+static void hammer_inboxes(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+
+	CHECK(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo;
+		struct gnt_evtchn_inbox *ib;
+		if (!strstr(line, "gnt-evtchn-inbox") || sscanf(line, "%lx-", &lo) != 1)
+			continue;
+		ib = (void *)lo;
+		memset(ib->word, 0xff, sizeof(ib->word));
+		atomic_store_explicit(&ib->summary, ~0ull, memory_order_release);
+	}
+	fclose(f);
+}
+
+/* Which sender a storming process is: set in the parent before each fork. */
+static int who;
+
+/* One event from a storming sender: 0, or -EINVAL once its port is gone. */
+static void storm_once(gnt_evtchn_handle *h, evtchn_port_t q, bool hostile)
+{
+	int rc = gnt_evtchn_notify(h, q);
+
+	if (!(rc == 0 || rc == -EINVAL))
+		FAIL("notify: %d", rc);
+	if (hostile)
+		hammer_inboxes();
+}
+
+/* Drain up to n deliveries from h: each must be one of the nok ports in
+ * ok (and never `never`); each is unmasked again. */
+static void expect_only(gnt_evtchn_handle *h, const int *ok, int nok, int never, int n)
+{
+	for (int k = 0; k < n; k++) {
+		int port = gnt_evtchn_pending(h), found = 0;
+		if (port == -EAGAIN)
+			return;
+		CHECK(port > 0);
+		CHECK(port != never);
+		for (int j = 0; j < nok; j++)
+			found |= ok[j] == port;
+		if (!found)
+			FAIL("port %d reported, not bound to the peer", port);
+		CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	}
+}
+
+/* The peer's ports, one per storming process: ports[i] and rport[i]. */
+static void recv_ports(struct race *s, uint32_t *rport)
+{
+	for (int k = 0; k < NB; k++) {
+		uint32_t m = th_recv_u32(&s->to_a);
+		CHECK_EQ(m >> 24, MSG_PORT);
+		rport[(m >> 16) & 0xff] = m & 0xffff;
+	}
+}
+
+static void bind_all(struct race *s, gnt_evtchn_handle *h, const uint32_t *rport, int *pa)
+{
+	for (int i = 0; i < NB; i++) {
+		pa[i] = gnt_evtchn_bind_interdomain(h, (domid_t)s->b, rport[i]);
+		CHECK(pa[i] > 0);
+	}
+}
+
+/* ---- 1a: close, re-allocate for another domain, rebind ------------------ */
+
+static void rebinder(void *p)
+{
+	struct race *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	uint32_t rport[NB];
+	int pa[NB];
+
+	CHECK(h);
+	recv_ports(s, rport);
+	bind_all(s, h, rport, pa);
+	for (int r = 0; r < ROUNDS; r++) {
+		int i = r % NB, decoy, gone = pa[i];
+		CHECK_EQ(gnt_evtchn_unbind(h, (evtchn_port_t)gone), 0);
+		/* the port number again, for a domain that never binds it:
+		 * the peer's late and forged bits for it must not count */
+		decoy = gnt_evtchn_bind_unbound_port(h, (domid_t)s->c);
+		CHECK(decoy > 0);
+		pa[i] = -1;
+		expect_only(h, pa, NB, decoy, 64);
+		CHECK_EQ(gnt_evtchn_unbind(h, (evtchn_port_t)decoy), 0);
+		/* the peer's end reverted to unbound for us: bind it again */
+		pa[i] = gnt_evtchn_bind_interdomain(h, (domid_t)s->b, rport[i]);
+		CHECK(pa[i] > 0);
+		expect_only(h, pa, NB, -1, 64);
+	}
+	atomic_store(&s->stop, 1);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+
+static void stormer(void *p)
+{
+	struct race *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int q = h ? gnt_evtchn_bind_unbound_port(h, (domid_t)s->a) : -1;
+
+	CHECK(q > 0);
+	th_send_u32(&s->to_a, MSG(MSG_PORT, who, q));
+	while (!atomic_load(&s->stop))
+		storm_once(h, (evtchn_port_t)q, who == 0);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+/* Domains a (the receiver), b (the senders), c (never binds); b's
+ * processes run fn, a's runs receiver. */
+static void race_run(struct race *s, void (*receiver)(void *), void (*fn)(void *),
+		     void (*dom0)(struct race *))
+{
+	struct gnt_hv_stats s0 = th_stats();
+	pid_t pa, pb[NB];
+
+	s->a = th_domain("A");
+	s->b = th_domain("B");
+	s->c = th_domain("C");
+	pa = th_spawn(s->a, receiver, s);
+	for (who = 0; who < NB; who++)
+		pb[who] = th_spawn(s->b, fn, s);
+	if (dom0)
+		dom0(s);
+	CHECK_EQ(th_wait(pa), 0);
+	for (int i = 0; i < NB; i++)
+		CHECK_EQ(th_wait(pb[i]), 0);
+	th_share_fresh(); /* gntd still serves */
+	/* a and b went with their last process; c never had one */
+	CHECK_EQ(gnt_domain_destroy(s->c), 0);
+	th_expect_stats(&s0, 5000);
+}
+
+TEST(evtchn_close_and_rebind_during_send_storm)
+{
+	struct race *s;
+
+	th_gntd_start();
+	s = race_new();
+	race_run(s, rebinder, stormer, NULL);
+	race_free(s);
+	th_gntd_stop();
+}
+
+/* ---- 1b: dom0 resets the receiver or the senders ----------------------- */
+
+/* dom0's reset and the senders' ends of round r, in any order. */
+static void await_round_end(struct race *s)
+{
+	for (int k = 0; k < NB + 1; k++) {
+		uint32_t m = th_recv_u32(&s->to_a);
+		CHECK(m >> 24 == MSG_DONE || m >> 24 == MSG_RESET);
+	}
+}
+
+/* After the reset of round r: a reset receiver holds no port any more
+ * (nothing of them is reported, not even the bits its former peer set in
+ * them); a reset sender left it unbound ports, whose end of binding may
+ * be reported once each. */
+static void check_after_reset(struct race *s, gnt_evtchn_handle *h, int *pa, int r)
+{
+	if (target(s, r) == s->a) {
+		expect_only(h, NULL, 0, -1, 8);
+		for (int i = 0; i < NB; i++) {
+			CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)pa[i]), -EINVAL);
+			CHECK_EQ(gnt_evtchn_unbind(h, (evtchn_port_t)pa[i]), -EINVAL);
+		}
+		return;
+	}
+	expect_only(h, pa, NB, -1, 64);
+	for (int i = 0; i < NB; i++)
+		CHECK_EQ(gnt_evtchn_unbind(h, (evtchn_port_t)pa[i]), 0);
+}
+
+static void reset_receiver(void *p)
+{
+	struct race *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	uint32_t rport[NB];
+	int pa[NB];
+
+	CHECK(h);
+	for (int r = 0; r < RESETS; r++) {
+		recv_ports(s, rport);
+		bind_all(s, h, rport, pa);
+		expect_only(h, pa, NB, -1, 64);
+		th_send_u32(&s->to_d, (uint32_t)r); /* dom0: reset now */
+		await_round_end(s);
+		check_after_reset(s, h, pa, r);
+		for (int i = 0; i < NB; i++)
+			th_send_u32(&s->to_b[i], (uint32_t)r);
+	}
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+/* A sender's round: a new port for a, notifies until dom0's reset, then
+ * its port is gone (its domain was reset: the handle knows) or unbound
+ * (a's was: sending on it is dropped, as Xen). */
+static void reset_sender(void *p)
+{
+	struct race *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+
+	CHECK(h);
+	for (int r = 0; r < RESETS; r++) {
+		int q = gnt_evtchn_bind_unbound_port(h, (domid_t)s->a);
+		int gone = target(s, r) == s->b ? -EINVAL : 0;
+		CHECK(q > 0);
+		th_send_u32(&s->to_a, MSG(MSG_PORT, who, q));
+		while (atomic_load(&s->reset_round) <= (unsigned)r)
+			storm_once(h, (evtchn_port_t)q, who == 0);
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)q), gone);
+		CHECK_EQ(gnt_evtchn_unbind(h, (evtchn_port_t)q), gone);
+		th_send_u32(&s->to_a, MSG(MSG_DONE, who, 0));
+		CHECK_EQ(th_recv_u32(&s->to_b[who]), (uint32_t)r);
+	}
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+static void reset_dom0(struct race *s)
+{
+	for (int r = 0; r < RESETS; r++) {
+		CHECK_EQ(th_recv_u32(&s->to_d), (uint32_t)r);
+		CHECK_EQ(gnt_evtchn_reset((domid_t)target(s, r)), 0);
+		atomic_store(&s->reset_round, (unsigned)r + 1);
+		th_send_u32(&s->to_a, MSG(MSG_RESET, 0, 0));
+	}
+}
+
+TEST(evtchn_reset_during_send_storm)
+{
+	struct race *s;
+
+	th_gntd_start();
+	s = race_new();
+	race_run(s, reset_receiver, reset_sender, reset_dom0);
+	race_free(s);
+	th_gntd_stop();
+}

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -314,5 +315,238 @@ TEST(evtchn_reset_during_send_storm)
 	s = race_new();
 	race_run(s, reset_receiver, reset_sender, reset_dom0);
 	race_free(s);
+	th_gntd_stop();
+}
+
+/* ---- 2: a domain out of ports ------------------------------------------ */
+
+/* gntd's default limit: ports 1..1022 (core.h: max_evtchn counts port 0) */
+#define PORTS_USABLE 1022
+
+static void exhauster(void *p)
+{
+	struct race *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int n = 0, port;
+	uint32_t q;
+
+	CHECK(h);
+	while ((port = gnt_evtchn_bind_unbound_port(h, (domid_t)s->b)) > 0)
+		n++;
+	CHECK_EQ(port, -ENOSPC);
+	CHECK_EQ(n, PORTS_USABLE);
+	th_send_u32(&s->to_b[0], 1);
+	q = th_recv_u32(&s->to_a);
+	/* b's port is unbound for us: only our lack of ports refuses it */
+	CHECK_EQ(gnt_evtchn_bind_interdomain(h, (domid_t)s->b, q), -ENOSPC);
+	CHECK_EQ(gnt_evtchn_bind_unbound_port(h, (domid_t)s->b), -ENOSPC);
+	th_send_u32(&s->to_b[0], 2);
+	CHECK_EQ(th_recv_u32(&s->to_a), 3); /* b's port as it was; c unaffected */
+	/* one port freed: the same bind now works, and carries events */
+	CHECK_EQ(gnt_evtchn_unbind(h, 1), 0);
+	CHECK_EQ(gnt_evtchn_bind_interdomain(h, (domid_t)s->b, q), 1);
+	CHECK_EQ(gnt_evtchn_notify(h, 1), 0);
+	CHECK_EQ(th_recv_u32(&s->to_a), 4);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+/* b's port for a still unbound, for a, after a's failed bind. */
+static void expect_unbound_for(uint32_t port, uint32_t dom)
+{
+	struct evtchn_status st = {.dom = DOMID_SELF, .port = port};
+
+	CHECK_EQ(gnt_evtchn_status(&st), 0);
+	CHECK_EQ(st.status, EVTCHNSTAT_unbound);
+	CHECK_EQ(st.u.unbound.dom, dom);
+}
+
+static void exhaust_peer(void *p)
+{
+	struct race *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int q, qc, port;
+
+	CHECK(h);
+	CHECK_EQ(th_recv_u32(&s->to_b[0]), 1); /* a is out of ports */
+	q = gnt_evtchn_bind_unbound_port(h, (domid_t)s->a);
+	qc = gnt_evtchn_bind_unbound_port(h, (domid_t)s->c);
+	CHECK(q > 0 && qc > 0);
+	th_send_u32(&s->to_a, (uint32_t)q);
+	CHECK_EQ(th_recv_u32(&s->to_b[0]), 2);
+	expect_unbound_for((uint32_t)q, s->a);
+	/* a third domain binds and exchanges an event meanwhile */
+	th_send_u32(&s->to_d, (uint32_t)qc);
+	CHECK_EQ(th_evtchn_wait(h), qc);
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)qc), 0);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)qc), 0);
+	th_send_u32(&s->to_a, 3);
+	/* a's event on q (c's end of binding on qc may come first) */
+	while ((port = th_evtchn_wait(h)) != q) {
+		CHECK_EQ(port, qc);
+		CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+	}
+	th_send_u32(&s->to_a, 4);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+static void third(void *p)
+{
+	struct race *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	uint32_t qc = th_recv_u32(&s->to_d);
+	int pc = h ? gnt_evtchn_bind_interdomain(h, (domid_t)s->b, qc) : -1;
+
+	CHECK(pc > 0);
+	CHECK_EQ(th_evtchn_wait(h), pc); /* a fresh binding is pending */
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)pc), 0);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)pc), 0);
+	CHECK_EQ(th_evtchn_wait(h), pc); /* b's answer */
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+TEST(evtchn_port_exhaustion_fails_bind_cleanly)
+{
+	struct race *s;
+	struct gnt_hv_stats s0;
+	pid_t pa, pb, pc;
+
+	th_gntd_start();
+	s0 = th_stats();
+	s = race_new();
+	s->a = th_domain("A");
+	s->b = th_domain("B");
+	s->c = th_domain("C");
+	pa = th_spawn(s->a, exhauster, s);
+	pb = th_spawn(s->b, exhaust_peer, s);
+	pc = th_spawn(s->c, third, s);
+	CHECK_EQ(th_wait(pa), 0);
+	CHECK_EQ(th_wait(pb), 0);
+	CHECK_EQ(th_wait(pc), 0);
+	th_share_fresh();
+	th_expect_stats(&s0, 5000);
+	race_free(s);
+	th_gntd_stop();
+}
+
+/* ---- 3: self-bind, cross-bind ------------------------------------------- */
+
+static void expect_event(gnt_evtchn_handle *h, int port)
+{
+	CHECK_EQ(th_evtchn_wait(h), port);
+	CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+}
+
+static void self_binder(void *p)
+{
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	domid_t me = (domid_t)gnt_domid();
+	int u = h ? gnt_evtchn_bind_unbound_port(h, me) : -1;
+	int l = gnt_evtchn_bind_interdomain(h, me, (evtchn_port_t)u);
+	struct evtchn_status st = {.dom = DOMID_SELF, .port = (uint32_t)u};
+
+	(void)p;
+	CHECK(u > 0 && l > 0 && l != u);
+	expect_event(h, l); /* a fresh binding is pending */
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)l), 0);
+	expect_event(h, u);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)u), 0);
+	expect_event(h, l);
+	CHECK_EQ(gnt_evtchn_status(&st), 0);
+	CHECK_EQ(st.status, EVTCHNSTAT_interdomain);
+	CHECK_EQ(st.u.interdomain.dom, me);
+	CHECK_EQ(st.u.interdomain.port, (uint32_t)l);
+	/* a bound port cannot be bound again, not even from its own domain */
+	CHECK_EQ(gnt_evtchn_bind_interdomain(h, me, (evtchn_port_t)u), -EINVAL);
+	CHECK_EQ(gnt_evtchn_unbind(h, (evtchn_port_t)l), 0);
+	expect_event(h, u); /* the end of the binding */
+	expect_unbound_for((uint32_t)u, me);
+	/* DOMID_SELF on both sides means the caller */
+	u = gnt_evtchn_bind_unbound_port(h, DOMID_SELF);
+	CHECK(u > 0);
+	expect_unbound_for((uint32_t)u, me);
+	l = gnt_evtchn_bind_interdomain(h, DOMID_SELF, (evtchn_port_t)u);
+	CHECK(l > 0);
+	expect_event(h, l);
+	CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)l), 0);
+	expect_event(h, u);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+TEST(evtchn_self_bind_loops_back)
+{
+	struct gnt_hv_stats s0;
+
+	th_gntd_start();
+	s0 = th_stats();
+	CHECK_EQ(th_wait(th_spawn(th_domain("A"), self_binder, NULL)), 0);
+	th_expect_stats(&s0, 5000);
+	th_gntd_stop();
+}
+
+#define NX 4 /* cross-binding processes per domain */
+
+struct cross {
+	uint32_t dom[2];
+	atomic_uint port[2][NX];  /* each process's unbound port for the other domain */
+	atomic_uint won[2][NX];   /* successful binds to each of them */
+	atomic_uint ready, bound; /* barriers */
+};
+
+static void barrier(atomic_uint *c)
+{
+	atomic_fetch_add(c, 1);
+	while (atomic_load(c) < 2 * NX)
+		sched_yield();
+}
+
+/* Process `who` of side `side`: binds, at once with everyone, to the
+ * other side's ports who and who + 1, each wanted by two processes. */
+static void cross_binder(void *p)
+{
+	struct cross *x = p;
+	int side = who / NX, i = who % NX, other = !side;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int mine = h ? gnt_evtchn_bind_unbound_port(h, (domid_t)x->dom[other]) : -1;
+
+	CHECK(mine > 0);
+	atomic_store(&x->port[side][i], (unsigned)mine);
+	barrier(&x->ready);
+	for (int k = 0; k < 2; k++) {
+		int j = (i + (side ? 1 - k : k)) % NX;
+		int rc = gnt_evtchn_bind_interdomain(h, (domid_t)x->dom[other],
+						     atomic_load(&x->port[other][j]));
+		if (rc != -EINVAL && rc <= 0)
+			FAIL("bind: %d", rc);
+		if (rc > 0)
+			atomic_fetch_add(&x->won[other][j], 1);
+	}
+	/* nobody closes (which would free a port for a second winner) before
+	 * everyone has bound */
+	barrier(&x->bound);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+TEST(evtchn_cross_bind_from_many_processes)
+{
+	struct cross *x = mmap(NULL, sizeof(*x), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct gnt_hv_stats s0;
+	pid_t pid[2 * NX];
+
+	CHECK(x != MAP_FAILED);
+	th_gntd_start();
+	s0 = th_stats();
+	x->dom[0] = th_domain("A");
+	x->dom[1] = th_domain("B");
+	for (who = 0; who < 2 * NX; who++)
+		pid[who] = th_spawn(x->dom[who / NX], cross_binder, x);
+	for (int i = 0; i < 2 * NX; i++)
+		CHECK_EQ(th_wait(pid[i]), 0);
+	for (int side = 0; side < 2; side++)
+		for (int i = 0; i < NX; i++)
+			CHECK_EQ(atomic_load(&x->won[side][i]), 1u);
+	th_share_fresh(); /* gntd did not deadlock */
+	th_expect_stats(&s0, 5000);
+	munmap(x, sizeof(*x));
 	th_gntd_stop();
 }

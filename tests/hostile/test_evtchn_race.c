@@ -550,3 +550,211 @@ TEST(evtchn_cross_bind_from_many_processes)
 	munmap(x, sizeof(*x));
 	th_gntd_stop();
 }
+
+/* ---- 4: an event storm, memory flat -------------------------------------- */
+
+#define STORM1 100000u  /* notifies before the first measurement */
+#define STORM2 1000000u /* in all, before the second */
+#define RELAY 20        /* one in RELAY goes through gntd (EVTCHNOP_send) */
+#define PINGS 1000      /* c and d's round trips during the storm */
+#define RSS_SLACK_KB 512
+
+struct storm {
+	struct th_chan to_a, to_b, to_c, to_d, to_t;
+	uint32_t a, b, c, d;
+	bool slow;             /* a reads now and then; else never */
+	atomic_uint stop, cd_done;
+};
+
+static void storm_receiver(void *p)
+{
+	struct storm *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = h ? gnt_evtchn_bind_unbound_port(h, (domid_t)s->b) : -1, got;
+
+	CHECK(port > 0);
+	th_send_u32(&s->to_b, (uint32_t)port);
+	if (!s->slow) {
+		CHECK_EQ(th_recv_u32(&s->to_a), 4);
+		CHECK_EQ(gnt_evtchn_close(h), 0);
+		return;
+	}
+	while (!atomic_load(&s->stop)) {
+		usleep(2000); /* a slow reader: the storm outruns it */
+		while ((got = gnt_evtchn_pending(h)) >= 0) {
+			CHECK_EQ(got, port);
+			CHECK_EQ(gnt_evtchn_unmask(h, (evtchn_port_t)port), 0);
+		}
+		CHECK_EQ(got, -EAGAIN);
+	}
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+/* EVTCHNOP_send on a raw connection: gntd relays it to the peer's ginbox. */
+static void relay(int conn, uint32_t port)
+{
+	struct gnt_msg m = {.magic = GNT_PROTO_MAGIC, .op = GNT_MSG_HYPERCALL,
+			    .cmd = GNT_HC(__HYPERVISOR_event_channel_op, EVTCHNOP_send),
+			    .count = 1, .len = sizeof(port)};
+
+	CHECK_EQ(th_raw_send(conn, &m, &port, sizeof(port), NULL, 0), 0);
+	CHECK_EQ(th_raw_recv(conn, &m, NULL, 0, NULL, NULL, 5000), 1);
+	CHECK_EQ(m.rc, 0);
+}
+
+/* Notifies until *sent reaches n (and, if cd, until c and d are done). */
+static void storm_until(struct storm *s, gnt_evtchn_handle *h, int conn, int q, uint32_t *sent,
+			uint32_t n, bool cd)
+{
+	while (*sent < n || (cd && !atomic_load(&s->cd_done))) {
+		if (++*sent % RELAY == 0)
+			relay(conn, (uint32_t)q);
+		else
+			CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)q), 0);
+	}
+}
+
+static void storm_sender(void *p)
+{
+	struct storm *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	uint32_t rport = th_recv_u32(&s->to_b), sent = 0;
+	int q = h ? gnt_evtchn_bind_interdomain(h, (domid_t)s->a, rport) : -1;
+	int conn = th_raw_attach();
+
+	CHECK(q > 0);
+	storm_until(s, h, conn, q, &sent, STORM1, false);
+	th_send_u32(&s->to_t, 1);
+	CHECK_EQ(th_recv_u32(&s->to_b), 2);
+	storm_until(s, h, conn, q, &sent, STORM2, true);
+	th_send_u32(&s->to_t, 3);
+	CHECK_EQ(th_recv_u32(&s->to_b), 4);
+	close(conn);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+/* c: answers each of d's events, PINGS times. */
+static void ponger(void *p)
+{
+	struct storm *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	int port = h ? gnt_evtchn_bind_unbound_port(h, (domid_t)s->d) : -1;
+
+	CHECK(port > 0);
+	th_send_u32(&s->to_d, (uint32_t)port);
+	for (int i = 0; i < PINGS; i++) {
+		expect_event(h, port);
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+	}
+	CHECK_EQ(th_recv_u32(&s->to_c), 4);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+/* d: PINGS round trips with c once the storm's second part runs. */
+static void pinger(void *p)
+{
+	struct storm *s = p;
+	gnt_evtchn_handle *h = gnt_evtchn_open();
+	uint32_t rport = th_recv_u32(&s->to_d);
+	int port = h ? gnt_evtchn_bind_interdomain(h, (domid_t)s->c, rport) : -1;
+
+	CHECK(port > 0);
+	expect_event(h, port); /* a fresh binding is pending */
+	th_send_u32(&s->to_t, 10);
+	CHECK_EQ(th_recv_u32(&s->to_d), 2);
+	for (int i = 0; i < PINGS; i++) {
+		CHECK_EQ(gnt_evtchn_notify(h, (evtchn_port_t)port), 0);
+		expect_event(h, port);
+	}
+	atomic_store(&s->cd_done, 1);
+	CHECK_EQ(th_recv_u32(&s->to_d), 4);
+	CHECK_EQ(gnt_evtchn_close(h), 0);
+}
+
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	CHECK(kb > 0);
+	return kb;
+}
+
+struct footprint {
+	long gntd_kb, a_kb;
+	uint32_t fds;
+};
+
+static struct footprint footprint(pid_t a)
+{
+	return (struct footprint){rss_kb(th_gntd_pid()), rss_kb(a), th_stats().fds};
+}
+
+static void storm_run(bool slow)
+{
+	struct storm *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct th_chan *ch[] = {&s->to_a, &s->to_b, &s->to_c, &s->to_d, &s->to_t};
+	struct gnt_hv_stats s0;
+	struct footprint f1, f2;
+	pid_t pa, pb, pc, pd;
+
+	CHECK(s != MAP_FAILED);
+	s->slow = slow;
+	th_gntd_start();
+	s0 = th_stats();
+	for (size_t i = 0; i < sizeof(ch) / sizeof(ch[0]); i++)
+		th_chan_open(ch[i]);
+	s->a = th_domain("A");
+	s->b = th_domain("B");
+	s->c = th_domain("C");
+	s->d = th_domain("D");
+	pa = th_spawn(s->a, storm_receiver, s);
+	pb = th_spawn(s->b, storm_sender, s);
+	pc = th_spawn(s->c, ponger, s);
+	pd = th_spawn(s->d, pinger, s);
+	CHECK_EQ(th_recv_u32(&s->to_t) + th_recv_u32(&s->to_t), 11u); /* b: 1, d: 10 */
+	f1 = footprint(pa);
+	th_send_u32(&s->to_b, 2);
+	th_send_u32(&s->to_d, 2);
+	CHECK_EQ(th_recv_u32(&s->to_t), 3);
+	f2 = footprint(pa);
+	/* ten times the events, the same memory and descriptors */
+	if (f2.gntd_kb > f1.gntd_kb + RSS_SLACK_KB || f2.a_kb > f1.a_kb + RSS_SLACK_KB)
+		FAIL("RSS grew: gntd %ld -> %ld kB, receiver %ld -> %ld kB", f1.gntd_kb,
+		     f2.gntd_kb, f1.a_kb, f2.a_kb);
+	CHECK_EQ(f2.fds, f1.fds);
+	atomic_store(&s->stop, 1);
+	th_send_u32(&s->to_a, 4);
+	th_send_u32(&s->to_b, 4);
+	th_send_u32(&s->to_c, 4);
+	th_send_u32(&s->to_d, 4);
+	CHECK_EQ(th_wait(pc), 0);
+	CHECK_EQ(th_wait(pd), 0);
+	CHECK_EQ(th_wait(pb), 0);
+	CHECK_EQ(th_wait(pa), 0);
+	th_share_fresh();
+	th_expect_stats(&s0, 5000);
+	for (size_t i = 0; i < sizeof(ch) / sizeof(ch[0]); i++)
+		th_chan_close(ch[i]);
+	munmap(s, sizeof(*s));
+	th_gntd_stop();
+}
+
+TEST(evtchn_storm_to_slow_receiver_keeps_memory_flat)
+{
+	storm_run(true);
+}
+
+TEST(evtchn_storm_to_receiver_that_never_reads_keeps_memory_flat)
+{
+	storm_run(false);
+}

@@ -83,9 +83,11 @@ _Static_assert(sizeof(struct gnt_msg) == 32, "gnt_msg");
  *   PEER    port: someone bound to our unbound port; the three descriptors
  *           of the bind reply, seen from our side
  *   UNBOUND port: the binding ended (the port is unbound again); the port
- *           is also set pending in the ginbox */
+ *           is also set pending in the ginbox
+ *   CLOSED  port: the port is no longer this handle's (EVTCHNOP_reset closed
+ *           it under us); nothing of it may be reported any more */
 #define GNT_EVTCHN_NR_PORTS 4096u /* Xen's 2-level ABI on 64-bit */
-enum { GNT_EVCTL_PEER = 1, GNT_EVCTL_UNBOUND = 3 };
+enum { GNT_EVCTL_PEER = 1, GNT_EVCTL_UNBOUND = 3, GNT_EVCTL_CLOSED = 4 };
 struct gnt_evtchn_ctl {
 	uint32_t kind;
 	uint32_t port;

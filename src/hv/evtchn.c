@@ -228,11 +228,12 @@ static bool ctl_try(struct hv_ehandle *h, const struct gnt_evtchn_ctl *m, const 
 }
 
 /* The news about port of h as it stands now: PEER with the three
- * descriptors when it is bound to a live handle (returns 3), else UNBOUND
- * (returns 0, or -ESRCH / -ENOSPC / -ENOMEM when it is bound but the peer's
- * handle is gone or an inbox cannot be made).  Inboxes it makes are charged
- * to the binder: h's domain if binder_is_h, else the peer's.  The
- * descriptors are h's and its peer's, not to be closed. */
+ * descriptors when it is bound to a live handle (returns 3), else UNBOUND,
+ * or CLOSED when the port is no longer h's (returns 0, or -ESRCH / -ENOSPC /
+ * -ENOMEM when it is bound but the peer's handle is gone or an inbox cannot
+ * be made).  Inboxes it makes are charged to the binder: h's domain if
+ * binder_is_h, else the peer's.  The descriptors are h's and its peer's,
+ * not to be closed. */
 static int port_news(struct hv_ehandle *h, uint32_t port, struct gnt_evtchn_ctl *m, int fds[3],
 		     bool binder_is_h)
 {
@@ -243,8 +244,11 @@ static int port_news(struct hv_ehandle *h, uint32_t port, struct gnt_evtchn_ctl 
 	int64_t mine, theirs;
 	uint16_t payer;
 
-	*m = (struct gnt_evtchn_ctl){.kind = GNT_EVCTL_UNBOUND, .port = port};
-	if (!e || e->state != GNT_ECS_INTERDOMAIN || e->owner != h->id)
+	*m = (struct gnt_evtchn_ctl){.kind = GNT_EVCTL_CLOSED, .port = port};
+	if (!e || e->state == GNT_ECS_FREE || e->owner != h->id)
+		return 0;
+	m->kind = GNT_EVCTL_UNBOUND;
+	if (e->state != GNT_ECS_INTERDOMAIN)
 		return 0;
 	if (!(rd = gnt_core_domain(hv->core, e->remote_dom)) ||
 	    !(ph = handle_get((uint32_t)gnt_evtchn_port(rd, e->remote_port)->owner)))
@@ -538,6 +542,34 @@ static int op_close(struct hv_conn *c, const struct gnt_msg *m, struct gnt_domai
 	return hv_reply(c, m, rc, NULL, 0, NULL, 0);
 }
 
+/* EVTCHNOP_reset: the core closes every port of dom; each handle that held
+ * one is told (CLOSED), or its process would go on reporting the port and
+ * taking its former peer's bits for it, and notifying through a binding
+ * that no longer exists. */
+static int op_reset(struct gnt_domain *self, uint32_t dom)
+{
+	struct gnt_domain *d = dom == DOMID_SELF ? self : gnt_core_domain(hv->core, dom);
+	uint32_t n = d ? d->ev_len : 0;
+	uint32_t *owner = n ? calloc(n, sizeof(*owner)) : NULL;
+	int rc;
+
+	if (n && !owner)
+		return -ENOMEM; /* before anything changed */
+	for (uint32_t p = 1; p < n; p++)
+		owner[p] = d->ev[p].state == GNT_ECS_FREE ? 0 : (uint32_t)d->ev[p].owner;
+	rc = gnt_evtchn_reset(hv->core, self, dom);
+	for (uint32_t p = 1; rc == 0 && p < n; p++) {
+		struct hv_ehandle *h = owner[p] ? handle_get(owner[p]) : NULL;
+		if (h && h->domid == d->id)
+			ctl_port(h, p);
+	}
+	for (struct hv_ehandle *x = handles; rc == 0 && x; x = x->next)
+		if (x->domid == d->id)
+			inbox_gc(x);
+	free(owner);
+	return rc;
+}
+
 int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 {
 	struct gnt_domain *self = gnt_core_domain(hv->core, c->domid);
@@ -603,12 +635,7 @@ int hv_evtchn_op(struct hv_conn *c, const struct gnt_msg *m, const uint8_t *pl)
 	}
 	case EVTCHNOP_reset: {
 		struct evtchn_reset *op = (void *)arg;
-		struct gnt_domain *d = op->dom == DOMID_SELF ? self : gnt_core_domain(hv->core, op->dom);
-		rc = gnt_evtchn_reset(hv->core, self, op->dom);
-		for (struct hv_ehandle *x = handles; rc == 0 && x; x = x->next)
-			if (x->domid == d->id)
-				inbox_gc(x);
-		return hv_reply(c, m, rc, NULL, 0, NULL, 0);
+		return hv_reply(c, m, op_reset(self, op->dom), NULL, 0, NULL, 0);
 	}
 	}
 	return hv_reply(c, m, -ENOSYS, NULL, 0, NULL, 0);

@@ -225,6 +225,8 @@ static void ctl_apply(gnt_evtchn_handle *h, const struct gnt_evtchn_ctl *m, int 
 	}
 	if (l && m->kind == GNT_EVCTL_UNBOUND)
 		port_unbound(h, l);
+	if (m->kind == GNT_EVCTL_CLOSED)
+		forget(h, m->port); /* reset: pending bits of it go too */
 	for (uint32_t i = 0; i < nfds; i++)
 		close(fds[i]);
 }
@@ -644,7 +646,8 @@ int gnt_evtchn_notify(gnt_evtchn_handle *h, evtchn_port_t port)
 	/* gntd's news first: a peer that bound since is known before we
 	 * decide where the event goes */
 	check_gen(h);
-	l = live_port(h, port);
+	if (!(l = live_port(h, port)))
+		return -EINVAL; /* reset closed it under us */
 	if (l->bound && l->out) {
 		if (gnt__inbox_set(l->out->m, l->peer_port))
 			gnt__bell_ring(l->out->bell);

@@ -209,7 +209,7 @@ int gnt_core_domain_create(struct gnt_core *c, uint16_t want_id, const char *nam
 	d->max_frames = lim->max_grant_frames;
 	d->mt_limit = lim->max_maptrack_frames * GNT_MAPTRACK_PER_FRAME;
 	d->mt_free = UINT32_MAX;
-	d->ev_max = lim->max_evtchn ? lim->max_evtchn : 1023;
+	d->ev_max = lim->max_evtchn ? lim->max_evtchn : 1024;
 	/* Xen's 2-level ABI ends at 4096 ports on 64-bit (gnt's inboxes too) */
 	if (d->ev_max > 4096)
 		d->ev_max = 4096;

@@ -76,8 +76,10 @@ struct gnt_limits {
 	uint32_t max_grant_frames;     /* default 64, as Xen */
 	uint32_t max_maptrack_frames;  /* default 1024, as Xen */
 	uint64_t max_pages;            /* per-domain memory limit */
-	uint32_t max_evtchn;           /* ports 0..max-1 (0 reserved); 0 = 1023, xl's;
-					  at most 4096, Xen's 2-level limit */
+	uint32_t max_evtchn;           /* ports 0..max-1 (0 reserved); 0 = 1024:
+					  ports 1..1023, as xl's event_channels=1023
+					  (Xen's max_evtchn_port); at most 4096,
+					  Xen's 2-level limit */
 };
 
 struct gnt_unit {

@@ -38,7 +38,7 @@ BINS := $(BUILD)/bin/gntd $(BUILD)/bin/gnt $(BUILD)/bin/gnt-bench $(BUILD)/bin/g
 LIBS := $(BUILD)/lib/libgnt.so $(BUILD)/lib/libgnt.a
 TESTS:= $(BUILD)/tests/unit $(BUILD)/tests/integration $(BUILD)/tests/hostile
 
-.PHONY: all tests check demo bench clean format
+.PHONY: all tests check demo bench bench-median clean format
 all: $(BINS) $(LIBS)
 tests: all $(TESTS)
 
@@ -136,6 +136,10 @@ demo: all
 
 bench: all
 	@$(BUILD)/bin/gnt-bench
+
+# the target lines N times (default 5), each judged by its median ratio
+bench-median: all
+	@bench/median.py -n $(or $(N),5) --bench $(BUILD)/bin/gnt-bench
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -113,7 +113,8 @@
  * cross-core.  The *_same_cpu lines report the same-CPU figures in every run.
  *
  * Output: --json gives one object per line,
- *   {"bench":N,"value":X,"unit":U,"baseline":B,"baseline_value":Y,"ratio":X/Y}
+ *   {"bench":N,"value":X,"unit":U,"baseline":B,"baseline_value":Y,"ratio":X/Y,
+ *    "target":T}  (T > 0: ratio at most T; T < 0: at least -T; 0: none)
  * otherwise an aligned table of the same figures (plus the target).
  */
 #define _GNU_SOURCE
@@ -2295,9 +2296,10 @@ int main(int argc, char **argv)
 		fmt_num(bv, sizeof(bv), r->bvalue);
 		snprintf(ra, sizeof(ra), "%.3f", ratio);
 		if (json) {
+			/* target: > 0 the ratio at most, < 0 at least its magnitude */
 			printf("{\"bench\":\"%s\",\"value\":%s,\"unit\":\"%s\",\"baseline\":\"%s\","
-			       "\"baseline_value\":%s,\"ratio\":%s}\n",
-			       r->name, v, r->unit, r->bname, bv, ra);
+			       "\"baseline_value\":%s,\"ratio\":%s,\"target\":%g}\n",
+			       r->name, v, r->unit, r->bname, bv, ra, r->target);
 		} else {
 			char tg[32] = "-";
 			if (r->target > 0) /* at most */

@@ -309,5 +309,26 @@ run env GNT_GNTD=/nonexistent/gntd "$gnt" up
 check "gnt up without a gntd binary fails clearly" "$(last)" \
 	'[ "$rc" = 1 ] && has err "cannot run gntd"'
 
+# ---- bench/median.py (make bench-median), on saved --json runs ------------------
+rec() { # bench ratio target
+	printf '{"bench":"%s","value":1,"unit":"us","baseline":"b","baseline_value":1,"ratio":%s,"target":%s}\n' "$@"
+}
+{ rec evtchn_rtt 1.12 1.1; rec vchan_64k_1m 3.0 -2.5; rec memcpy 1 0; } >"$art/m1"
+{ rec evtchn_rtt 1.05 1.1; rec vchan_64k_1m 2.2 -2.5; rec memcpy 1 0; } >"$art/m2"
+{ rec evtchn_rtt 1.08 1.1; rec vchan_64k_1m 2.4 -2.5; rec memcpy 1 0; } >"$art/m3"
+run bench/median.py --input "$art/m1" "$art/m2" "$art/m3"
+check "bench median: an at-most target met by the median of its runs" "$(last)" \
+	'has out "^evtchn_rtt  *3  *1\.080  *1\.050-1\.120  *<=1\.1x  *met"'
+check "bench median: an at-least target missed by the median" "$(last)" \
+	'has out "^vchan_64k_1m  *3  *2\.400  *2\.200-3\.000  *>=2\.5x  *MISSED"'
+check "bench median: exit 1 when a target is missed" "$(last)" '[ "$rc" = 1 ]'
+run bench/median.py --input "$art/m1" "$art/m3"
+check "bench median: exit 0 when every median meets its target" "$(last)" \
+	'[ "$rc" = 0 ] && has out "^vchan_64k_1m  *2  *2\.700 .* met"'
+printf 'not json\n' >"$art/m4"
+run bench/median.py --input "$art/m4"
+check "bench median: bad input is a clear error (exit 2)" "$(last)" \
+	'[ "$rc" = 2 ] && has err "median.py:"'
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -47,18 +47,31 @@ static int raw_unmap(struct gnttab_unmap_grant_ref *ops, uint32_t n)
 	return err < 0 ? err : rc;
 }
 
-/* Could not place or record a run: give its mappings back; each op fails
- * with `status`. */
+/* Give back the mappings gntd made for the okay ops among ops[0..n), with
+ * one unmap hypercall; each of them fails with `status`.  placed: ops are
+ * one run mapped at ops[0].host_addr, which goes back to a reservation. */
 static void give_back(struct gnttab_map_grant_ref *ops, uint32_t n, bool placed, int16_t status)
 {
+	struct gnttab_unmap_grant_ref *u = calloc(n, sizeof(*u));
+	uint32_t k = 0;
+
 	if (placed)
 		reserve(ops[0].host_addr, n);
-	for (uint32_t k = 0; k < n; k++) {
-		struct gnttab_unmap_grant_ref u = {.handle = ops[k].handle};
-		raw_unmap(&u, 1);
-		ops[k].status = status;
-		ops[k].handle = INVALID_GRANT_HANDLE;
+	for (uint32_t i = 0; i < n; i++) {
+		if (ops[i].status != GNTST_okay)
+			continue;
+		if (u) {
+			u[k++].handle = ops[i].handle;
+		} else { /* no memory for a batch: one at a time */
+			struct gnttab_unmap_grant_ref one = {.handle = ops[i].handle};
+			raw_unmap(&one, 1);
+		}
+		ops[i].status = status;
+		ops[i].handle = INVALID_GRANT_HANDLE;
 	}
+	if (k)
+		raw_unmap(u, k);
+	free(u);
 }
 
 /* lock held.  aux: GNT_HC_OWNED for gntdev's mappings (gntd unmaps them
@@ -88,9 +101,7 @@ static int do_map(struct gnttab_map_grant_ref *ops, uint32_t n, uint32_t aux)
 		 * mapping we cannot see must not stay (as Xen's no_space for
 		 * a full maptrack, the op fails and holds nothing) */
 		memcpy(ops, reply, (size_t)n * sizeof(*ops));
-		for (uint32_t i = 0; i < n; i++)
-			if (ops[i].status == GNTST_okay)
-				give_back(&ops[i], 1, false, GNTST_no_space);
+		give_back(ops, n, false, GNTST_no_space);
 		free(reply);
 		free(fds);
 		return 0;
